@@ -1,0 +1,1 @@
+"""Reference genome, coordinates, transcript models and panel targets (shared core)."""
