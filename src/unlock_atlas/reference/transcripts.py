@@ -142,3 +142,27 @@ def mane_by_gene(gtf: str | Path) -> dict[str, Transcript]:
     for t in txs.values():
         out.setdefault(t.gene, t)
     return out
+
+
+def numbered_segments(tx: Transcript, feature: str) -> list[tuple[int, int, int]]:
+    """Exons or CDS segments of ``tx`` numbered in transcript (5'→3') order.
+
+    Parameters
+    ----------
+    tx
+        The transcript.
+    feature
+        ``"exon"`` or ``"CDS"`` (CDS segments include the stop codon, see :func:`load_transcripts`).
+
+    Returns
+    -------
+    list of (number, start, end)
+        1-based numbers (exon 1 is the 5'-most: the lowest position on ``+``, the highest on
+        ``-``), genomic 1-based inclusive coordinates, in number order.
+    """
+    if feature not in ("exon", "CDS"):
+        raise ValueError(f"feature must be 'exon' or 'CDS', not {feature!r}")
+    segs = sorted(tx.exons if feature == "exon" else tx.cds)
+    if tx.strand == "-":
+        segs = segs[::-1]
+    return [(i, s, e) for i, (s, e) in enumerate(segs, 1)]

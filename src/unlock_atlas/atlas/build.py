@@ -1,0 +1,294 @@
+"""Build the atlas's ``patients`` and ``samples`` tables and write them with the manifest.
+
+The whole atlas directory is replaced all-or-nothing (:func:`unlock_atlas.atomic.atomic_dir`):
+a crash while writing leaves the previous atlas untouched. Rows are sorted on output values
+only (pseudonymised IDs, days, types), so the same inputs give identical table content
+whatever the order of the sheets. No raw ID, name, calendar date or file path reaches a table
+or the manifest: dates are carried as days from treatment start (``treatment_start`` itself is
+dropped), BAM/FASTQ paths and raw IDs stay in ``results/private``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import unlock_atlas
+
+from ..atomic import atomic_dir
+from ..errors import InputError, Problem, UnlockError
+from .privacy import Pseudonymiser, resolve_key, write_id_map
+from .schema import PATIENTS, SAMPLE_TYPES, SAMPLES, SCHEMA_VERSION, TABLES, manifest_column_docs
+
+logger = logging.getLogger(__name__)
+
+#: Defaults of config ``qc`` (workflow/schemas/config.schema.yaml): mean deduplicated depth a
+#: sample type needs for the panel's reported sensitivity, and the minimum on-target fraction.
+DEFAULT_QC_THRESHOLDS: dict[str, Any] = {
+    "min_mean_depth": {"tissue": 150, "plasma": 500, "normal": 100},
+    "min_on_target_fraction": 0.2,
+}
+#: A sample fails when a metric is below this fraction of its minimum (see :func:`qc_status`).
+FAIL_FRACTION_OF_MINIMUM = 0.5
+#: ... or when more than this fraction of targets has no coverage at all.
+MAX_ZERO_COVERAGE_TARGET_FRACTION = 0.10
+
+#: Resistance-timing thresholds in days from treatment start (see :func:`resistance_type`).
+MIN_EXPOSURE_DAYS = 42        # SITC: >= 6 weeks of drug exposure before resistance can be judged [R]
+EARLY_PROGRESSION_DAYS = 84   # 12 weeks: at or before the first restaging scans
+DURABLE_SD_DAYS = 168         # 24 weeks: MATCH-R entry criterion SD >= 24 weeks [V]; SITC SD >= 6 months [R]
+
+PATIENT_COLUMNS = ["patient_id", "tumour_type", "drug", "progression_day", "best_response",
+                   "early_trial_after", "drug_class", "targets"]
+SAMPLE_COLUMNS = ["patient_id", "sample_id", "sample_type", "timepoint", "collection_day", "bam",
+                  "fastq_1", "scrna", "purity", "histology"]
+
+
+def _val(x: Any) -> Any:
+    """A cell as a plain Python value, with pandas/numpy missing values as ``None``."""
+    if x is None or (not isinstance(x, (list, tuple, dict)) and pd.isna(x)):
+        return None
+    return x.item() if hasattr(x, "item") else x
+
+
+def resistance_type(progression_day: int | None, best_response: str | None) -> str:
+    """Classify a patient's resistance to the drug as primary / acquired / not_progressed / unknown.
+
+    Rules, applied in order (sources: MATCH-R entry criterion "progression after PR, or SD ≥ 24
+    weeks" [V], resistance-biology.md §1 and §2.9; SITC definitions, Kluger et al., JITC
+    2020;8:e000398 — ≥ 6 weeks of exposure, SD ≥ 6 months for secondary resistance [R]):
+
+    1. no ``progression_day`` → ``not_progressed``;
+    2. best response CR or PR → ``acquired`` (the tumour responded, then escaped);
+    3. best response SD and progression on/after day 168 → ``acquired`` (durable disease control,
+       the MATCH-R criterion);
+    4. progression before day 42 → ``unknown``: under 6 weeks of exposure SITC does not judge
+       resistance (the drug may not have had time to act, or stopped for toxicity);
+    5. best response PD → ``primary`` (never benefited);
+    6. no evaluable best response (missing or NE) and progression before day 84 → ``primary``:
+       progression at or before the first restaging scans (every 6–8 weeks) leaves at most a
+       brief SD, which SITC counts as primary resistance (SD < 6 months), and a PR confirmed
+       and lost within 12 weeks is implausible;
+    7. otherwise (SD for < 168 days; or no response recorded and progression after day 84)
+       → ``unknown``. SITC would call SD < 6 months primary resistance, but for targeted
+       therapy such patients are outside the MATCH-R definition of acquired resistance and
+       the atlas does not force them into either group.
+    """
+    if progression_day is None:
+        return "not_progressed"
+    response = best_response if best_response in ("CR", "PR", "SD", "PD") else None
+    if response in ("CR", "PR"):
+        return "acquired"
+    if response == "SD" and progression_day >= DURABLE_SD_DAYS:
+        return "acquired"
+    if progression_day < MIN_EXPOSURE_DAYS:
+        return "unknown"
+    if response == "PD":
+        return "primary"
+    if response is None and progression_day < EARLY_PROGRESSION_DAYS:
+        return "primary"
+    return "unknown"
+
+
+def qc_status(sample_type: str, metrics: dict[str, Any], thresholds: dict[str, Any]) -> tuple[str, list[str]]:
+    """QC status of one sample and the checks behind it.
+
+    * ``fail`` when mean target depth < 50 % of the sample type's minimum, or on-target
+      fraction < 50 % of the minimum, or more than 10 % of targets have no coverage at all.
+      Reasons: the number of alt reads at a given VAF scales with depth, so at half the
+      required depth the assay's limit of detection is about doubled and a negative result no
+      longer means what the panel claims; an on-target fraction under half the minimum means a
+      failed capture (the library is mostly off-target); > 10 % of targets with no read is a
+      systematic dropout that makes negatives at whole genes uninformative.
+    * ``warn`` when a metric is below its minimum but not that far: usable, with reduced
+      sensitivity that analysts should see.
+    * ``pass`` otherwise.
+
+    Returns
+    -------
+    tuple
+        ``(status, reasons)``; reasons list failing checks first, then warnings.
+    """
+    try:
+        min_depth = float(thresholds["min_mean_depth"][sample_type])
+        min_ot = float(thresholds["min_on_target_fraction"])
+    except KeyError as exc:
+        raise UnlockError(f"config qc thresholds have no value for {exc} (sample type {sample_type!r}) "
+                          "-> set qc.min_mean_depth.<type> and qc.min_on_target_fraction") from exc
+    fails: list[str] = []
+    warns: list[str] = []
+    depth = metrics.get("mean_target_depth")
+    if depth is None or depth < FAIL_FRACTION_OF_MINIMUM * min_depth:
+        fails.append(f"mean depth {depth or 0:.1f} < 50% of the {sample_type} minimum {min_depth:g}")
+    elif depth < min_depth:
+        warns.append(f"mean depth {depth:.1f} < {sample_type} minimum {min_depth:g}")
+    ot = metrics.get("on_target_fraction")
+    if ot is None:
+        fails.append("no mapped non-duplicate reads (on-target fraction undefined)")
+    elif ot < FAIL_FRACTION_OF_MINIMUM * min_ot:
+        fails.append(f"on-target fraction {ot:.3f} < 50% of the minimum {min_ot:g}")
+    elif ot < min_ot:
+        warns.append(f"on-target fraction {ot:.3f} < minimum {min_ot:g}")
+    zero, n_targets = metrics.get("zero_coverage_targets") or 0, metrics.get("n_targets") or 0
+    if n_targets and zero > MAX_ZERO_COVERAGE_TARGET_FRACTION * n_targets:
+        fails.append(f"{zero} of {n_targets} targets without coverage (> 10%)")
+    return ("fail" if fails else "warn" if warns else "pass"), fails + warns
+
+
+def _check_columns(df: pd.DataFrame, required: list[str], name: str) -> None:
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise InputError([Problem(name, f"column '{c}' is missing", "load the sheets with "
+                                  "unlock_atlas.inputs.load_run", column=c) for c in missing])
+
+
+def _to_table(rows: list[dict[str, Any]], schema: pa.Schema, name: str) -> pa.Table:
+    arrays = [pa.array([r[f.name] for r in rows], type=f.type) for f in schema]
+    table = pa.Table.from_arrays(arrays, schema=schema)
+    for f in schema:
+        if not f.nullable and table.column(f.name).null_count:
+            raise UnlockError(f"atlas table {name}: column {f.name} has missing values -> fill it in the sheets")
+    return table.replace_schema_metadata({"unlock_atlas.table": name, "unlock_atlas.schema_version": SCHEMA_VERSION})
+
+
+def _patient_rows(patients: pd.DataFrame, samples: pd.DataFrame, pid: dict[str, str]) -> list[dict[str, Any]]:
+    rows = []
+    for r in patients.to_dict("records"):
+        own = samples[samples["patient_id"].astype(str) == str(r["patient_id"])]
+        types = own["sample_type"].astype(str).tolist()
+        prog = _val(r["progression_day"])
+        rows.append({
+            "patient_id": pid[str(r["patient_id"])],
+            "tumour_type": _val(r["tumour_type"]),
+            "drug": _val(r["drug"]),
+            "drug_class": _val(r["drug_class"]),
+            "targets": _val(r["targets"]),
+            "progression_day": None if prog is None else int(prog),
+            "best_response": _val(r["best_response"]),
+            "resistance_type": resistance_type(None if prog is None else int(prog), _val(r["best_response"])),
+            "early_trial_after": None if _val(r["early_trial_after"]) is None else bool(r["early_trial_after"]),
+            "n_samples": len(types),
+            "n_tissue": types.count("tissue"),
+            "n_plasma": types.count("plasma"),
+            "has_normal": "normal" in types,
+        })
+    return sorted(rows, key=lambda x: x["patient_id"])
+
+
+def _sample_rows(samples: pd.DataFrame, qc: dict[str, dict], thresholds: dict[str, Any],
+                 pid: dict[str, str], sid: dict[str, str]) -> list[dict[str, Any]]:
+    rows = []
+    for r in samples.to_dict("records"):
+        raw = str(r["sample_id"])
+        if raw not in qc:
+            raise UnlockError(f"no QC metrics for sample {raw} (patient {r['patient_id']}) -> run "
+                              f"`unlock-atlas qc` for it (results/qc/{r['patient_id']}/{raw}.json)")
+        m = qc[raw]
+        status, reasons = qc_status(str(r["sample_type"]), m, thresholds)
+        purity = _val(r["purity"])
+        rows.append({
+            "patient_id": pid[str(r["patient_id"])],
+            "sample_id": sid[raw],
+            "sample_type": _val(r["sample_type"]),
+            "timepoint": _val(r["timepoint"]),
+            "collection_day": int(r["collection_day"]),
+            "mean_depth": m.get("mean_target_depth"),
+            "median_depth": m.get("median_target_depth"),
+            "on_target_fraction": m.get("on_target_fraction"),
+            "duplicate_rate": m.get("duplicate_rate"),
+            "insert_size_median": m.get("insert_size_median"),
+            "n_reads": m.get("n_reads"),
+            "qc_status": status,
+            "qc_reasons": "; ".join(reasons) or None,
+            "tumour_fraction": None,   # filled by the ctdna stage
+            "identity_ok": None,       # filled by the sample-identity check
+            "purity": None if purity is None else float(purity),
+            "histology": _val(r["histology"]),
+            "has_scrna": _val(r["scrna"]) is not None and str(r["scrna"]) != "",
+        })
+    type_order = {t: i for i, t in enumerate(SAMPLE_TYPES)}
+    return sorted(rows, key=lambda x: (x["patient_id"], x["collection_day"],
+                                       type_order.get(x["sample_type"], 99), x["sample_id"]))
+
+
+def _write_parquet(table: pa.Table, path: Path) -> None:
+    """Write one atlas table (zstd-compressed Parquet; schema and column docs travel with it)."""
+    pq.write_table(table, path, compression="zstd")
+
+
+def build_atlas(patients: pd.DataFrame, samples: pd.DataFrame, qc: dict[str, dict], out_dir: Path,
+                private_dir: Path, *, reference_build: str, config_hash: str, qc_thresholds: dict,
+                pseudonymise: bool = True, key_file: Path | None = None,
+                pipeline_version: str = unlock_atlas.__version__) -> None:
+    """Write ``patients.parquet``, ``samples.parquet`` and ``manifest.json`` into ``out_dir``.
+
+    Parameters
+    ----------
+    patients, samples
+        The validated sheets (``unlock_atlas.inputs.load_run``): patients with ``drug_class`` and
+        ``targets`` from the knowledge base; samples with ``bam``/``fastq_1``/``scrna`` paths.
+    qc
+        Raw sample ID → metrics from :func:`unlock_atlas.qc.bam_qc` (every sample needs one).
+    out_dir
+        The atlas directory (``results/atlas``), replaced all-or-nothing.
+    private_dir
+        ``results/private``: the pseudonymisation key (if generated) and ``id_map.tsv``.
+    reference_build, config_hash, pipeline_version
+        Provenance recorded in the manifest.
+    qc_thresholds
+        Config ``qc`` block; missing keys take :data:`DEFAULT_QC_THRESHOLDS`.
+    pseudonymise, key_file
+        Replace IDs by keyed pseudonyms (see :mod:`unlock_atlas.atlas.privacy`).
+    """
+    _check_columns(patients, PATIENT_COLUMNS, "patients.tsv")
+    _check_columns(samples, SAMPLE_COLUMNS, "samples.tsv")
+    unknown = sorted(set(samples["patient_id"].astype(str)) - set(patients["patient_id"].astype(str)))
+    if unknown:
+        raise InputError([Problem("samples.tsv", f"patient {p} is not in patients.tsv", "add the patient or fix the ID",
+                                  column="patient_id") for p in unknown])
+    thresholds = copy.deepcopy(DEFAULT_QC_THRESHOLDS)
+    thresholds["min_mean_depth"].update((qc_thresholds or {}).get("min_mean_depth") or {})
+    if (qc_thresholds or {}).get("min_on_target_fraction") is not None:
+        thresholds["min_on_target_fraction"] = qc_thresholds["min_on_target_fraction"]
+
+    key = None
+    if pseudonymise:
+        key, source = resolve_key(Path(private_dir), key_file)
+        logger.info("pseudonymising IDs with the key from %s", source)
+    pseud = Pseudonymiser(key)
+    pid = pseud.map_ids("patient", patients["patient_id"].astype(str))
+    sid = pseud.map_ids("sample", samples["sample_id"].astype(str))
+
+    tables = {
+        "patients": _to_table(_patient_rows(patients, samples, pid), PATIENTS, "patients"),
+        "samples": _to_table(_sample_rows(samples, qc, thresholds, pid, sid), SAMPLES, "samples"),
+    }
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "pipeline_version": pipeline_version,
+        "reference_build": reference_build,
+        "config_hash": config_hash,
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "pseudonymised": bool(pseudonymise),
+        "tables": list(TABLES),
+        "files": {name: f"{name}.parquet" for name in TABLES},
+        "row_counts": {name: t.num_rows for name, t in tables.items()},
+        "qc_thresholds": thresholds,
+        "columns": manifest_column_docs(),
+    }
+    with atomic_dir(out_dir) as tmp:
+        for name, table in tables.items():
+            _write_parquet(table, tmp / f"{name}.parquet")
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        if pseudonymise:
+            write_id_map(pseud.rows(), Path(private_dir))
+    logger.info("atlas written to %s: %s", out_dir,
+                ", ".join(f"{n} {c} rows" for n, c in manifest["row_counts"].items()))

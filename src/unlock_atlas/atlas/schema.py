@@ -1,0 +1,130 @@
+"""The atlas's one source of truth for table schemas (design.md §4).
+
+Every table is a :class:`pyarrow.Schema` whose fields carry metadata: ``description``
+(always), ``unit`` (for quantities), ``allowed`` (JSON list, for categorical columns) and
+``filled_by`` (for columns a later pipeline stage fills; they exist from the start and are
+null until that stage has run — never a placeholder value). The writer casts every table to
+these schemas, the manifest's column documentation is generated from them, and
+:func:`unlock_atlas.load_atlas` checks the manifest's ``schema_version`` against
+:data:`SCHEMA_VERSION`.
+
+Versioning: ``MAJOR.MINOR``. Adding tables or nullable columns bumps MINOR (old readers can
+still read the atlas); renaming/removing columns or changing a type or meaning bumps MAJOR.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+
+#: Version of the table contract written into manifest.json.
+SCHEMA_VERSION = "1.0"
+
+SAMPLE_TYPES = ["tissue", "plasma", "normal"]
+TIMEPOINTS = ["baseline", "on_treatment", "progression"]
+QC_STATUS = ["pass", "warn", "fail"]
+RESISTANCE_TYPES = ["primary", "acquired", "not_progressed", "unknown"]
+BEST_RESPONSES = ["CR", "PR", "SD", "PD", "NE"]
+
+
+def _f(name: str, type_: pa.DataType, description: str, *, nullable: bool = True, unit: str | None = None,
+       allowed: list[str] | None = None, filled_by: str | None = None) -> pa.Field:
+    meta = {"description": description}
+    if unit:
+        meta["unit"] = unit
+    if allowed:
+        meta["allowed"] = json.dumps(allowed)
+    if filled_by:
+        meta["filled_by"] = filled_by
+    return pa.field(name, type_, nullable=nullable, metadata=meta)
+
+
+_PATIENT_ID = ("patient identifier; a keyed pseudonym (PT-XXXXXXXXXX) when privacy.pseudonymise is on "
+               "(the map is results/private/id_map.tsv, never shared)")
+
+PATIENTS = pa.schema([
+    _f("patient_id", pa.string(), _PATIENT_ID, nullable=False),
+    _f("tumour_type", pa.string(), "tumour type as given in patients.tsv (e.g. NSCLC, melanoma)", nullable=False),
+    _f("drug", pa.string(), "generic drug name(s) the patient was treated with; combinations joined by '+'",
+       nullable=False),
+    _f("drug_class", pa.string(), "drug class(es) from the knowledge base, one per drug, joined by '+'"),
+    _f("targets", pa.string(), "target gene(s) of the drug(s) from the knowledge base, comma-joined"),
+    _f("progression_day", pa.int32(), "day of radiological progression; null = not progressed", unit="days from treatment start"),
+    _f("best_response", pa.string(), "best RECIST 1.1 response on the drug (NE = not evaluable)", allowed=BEST_RESPONSES),
+    _f("resistance_type", pa.string(),
+       "primary (no benefit: best response PD, or progression before day 84 without a recorded response; "
+       "exposure >= 42 days, SITC), acquired (progression after CR/PR, or after SD lasting >= 168 days, "
+       "MATCH-R entry criterion), not_progressed (no progression_day), unknown (otherwise); see "
+       "unlock_atlas.atlas.build.resistance_type", nullable=False, allowed=RESISTANCE_TYPES),
+    _f("early_trial_after", pa.bool_(), "treated in an early-phase trial after progression (null = not recorded)"),
+    _f("n_samples", pa.int32(), "number of sequenced samples of the patient (all types)", nullable=False, unit="samples"),
+    _f("n_tissue", pa.int32(), "number of tissue biopsies sequenced", nullable=False, unit="samples"),
+    _f("n_plasma", pa.int32(), "number of plasma (cfDNA) samples sequenced", nullable=False, unit="samples"),
+    _f("has_normal", pa.bool_(), "a matched white-cell normal was sequenced", nullable=False),
+])
+
+SAMPLES = pa.schema([
+    _f("patient_id", pa.string(), _PATIENT_ID, nullable=False),
+    _f("sample_id", pa.string(), "sample identifier; a keyed pseudonym (SM-XXXXXXXXXX) when privacy.pseudonymise is on",
+       nullable=False),
+    _f("sample_type", pa.string(), "tissue biopsy, plasma cfDNA or white-cell normal", nullable=False,
+       allowed=SAMPLE_TYPES),
+    _f("timepoint", pa.string(), "collection timepoint relative to the drug (null for the normal)", allowed=TIMEPOINTS),
+    _f("collection_day", pa.int32(), "day the sample was collected (negative = before treatment start)",
+       nullable=False, unit="days from treatment start"),
+    _f("mean_depth", pa.float64(), "mean depth over panel bases of mapped, primary, non-duplicate, non-QC-fail "
+       "reads, overlapping mates counted once (samtools depth -s convention)", unit="reads"),
+    _f("median_depth", pa.float64(), "median depth over panel bases (same reads as mean_depth)", unit="reads"),
+    _f("on_target_fraction", pa.float64(), "fraction of mapped, primary, non-duplicate reads overlapping the panel",
+       unit="fraction"),
+    _f("duplicate_rate", pa.float64(), "fraction of mapped primary reads flagged as duplicates (0x400)", unit="fraction"),
+    _f("insert_size_median", pa.float64(), "median |TLEN| of proper pairs (once per pair); null for single-end data",
+       unit="bp"),
+    _f("n_reads", pa.int64(), "primary reads in the BAM (mapped or not)", unit="reads"),
+    _f("qc_status", pa.string(), "fail: mean depth < 50% of the sample type's minimum, on-target fraction < 50% of "
+       "the minimum, or > 10% of targets without coverage; warn: below a minimum; pass: otherwise",
+       nullable=False, allowed=QC_STATUS),
+    _f("qc_reasons", pa.string(), "the checks that failed or warned, '; '-joined (null when qc_status is pass)"),
+    _f("tumour_fraction", pa.float64(), "estimated tumour fraction (plasma ctDNA fraction / tissue tumour content)",
+       unit="fraction", filled_by="ctdna"),
+    _f("identity_ok", pa.bool_(), "the sample's germline SNP genotypes match the patient's normal",
+       filled_by="qc identity check"),
+    _f("purity", pa.float64(), "pathologist's tumour content estimate from samples.tsv", unit="fraction"),
+    _f("histology", pa.string(), "histology from samples.tsv (e.g. adenocarcinoma, SCLC)"),
+    _f("has_scrna", pa.bool_(), "single-cell RNA data of the same biopsy was provided", nullable=False),
+])
+
+#: Every atlas table written by this version, in manifest order.
+TABLES: dict[str, pa.Schema] = {"patients": PATIENTS, "samples": SAMPLES}
+
+
+def table_schema(name: str) -> pa.Schema:
+    """The schema of atlas table ``name`` (KeyError lists the known tables)."""
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise KeyError(f"unknown atlas table {name!r}; known: {', '.join(TABLES)}") from None
+
+
+def column_docs(schema: pa.Schema) -> list[dict[str, Any]]:
+    """Documentation of each column of ``schema``: name, type, nullable and its metadata."""
+    docs = []
+    for field in schema:
+        meta = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
+        doc: dict[str, Any] = {"name": field.name, "type": str(field.type), "nullable": field.nullable,
+                               "description": meta.get("description", "")}
+        if "unit" in meta:
+            doc["unit"] = meta["unit"]
+        if "allowed" in meta:
+            doc["allowed"] = json.loads(meta["allowed"])
+        if "filled_by" in meta:
+            doc["filled_by"] = meta["filled_by"]
+        docs.append(doc)
+    return docs
+
+
+def manifest_column_docs() -> dict[str, list[dict[str, Any]]]:
+    """Column documentation of every atlas table, keyed by table name (for manifest.json)."""
+    return {name: column_docs(schema) for name, schema in TABLES.items()}
