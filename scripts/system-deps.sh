@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install the Debian packages the test suite needs (run by `make test`).
+# As root: installs them with apt-get. Otherwise: prints the command to run and fails.
+set -euo pipefail
+# One place to list them. Each line: package  command-that-proves-it-is-installed
+read -r -d '' PACKAGES <<'LIST' || true
+LIST
+missing=()
+while read -r pkg probe; do
+  [ -z "${pkg:-}" ] && continue
+  command -v "$probe" >/dev/null 2>&1 || missing+=("$pkg")
+done <<<"$PACKAGES"
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -eq 0 ]; then
+  echo "Installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "These Debian packages are needed: ${missing[*]}" >&2
+  echo "Install them as root, then rerun:  sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi

@@ -1,0 +1,85 @@
+# Shared helpers: load and validate the run ONCE, before any job is scheduled. All logic lives
+# in the package (unlock_atlas.inputs); this file only adapts it to Snakemake.
+
+import json
+import sys
+from pathlib import Path
+
+from unlock_atlas.errors import UnlockError
+from unlock_atlas.inputs import load_run
+
+try:
+    RUN = load_run(config, workdir=Path.cwd(), check_files=True)
+except UnlockError as _exc:
+    sys.stderr.write(f"\nUnlock atlas: the run's inputs are not valid; nothing was run.\n{_exc}\n\n")
+    sys.exit(1)
+
+SAMPLES = RUN.samples.set_index("sample_id", drop=False)
+ATLAS_DIR = "results/atlas"
+REF_DIR = "results/reference"
+ENV = "../envs/unlock-atlas.yaml"
+
+# The validated configuration (defaults filled, paths absolute) handed to the CLI. Rewritten only
+# when its content changes, so that its timestamp does not trigger reruns.
+EFFECTIVE_CONFIG = "results/private/run_config.json"
+_effective = json.dumps(RUN.config, indent=2, sort_keys=True, default=str) + "\n"
+_eff_path = Path(EFFECTIVE_CONFIG)
+if not _eff_path.exists() or _eff_path.read_text() != _effective:
+    from unlock_atlas.atomic import write_text_atomic
+
+    write_text_atomic(_eff_path, _effective)
+
+
+def sample_rows():
+    """(patient_id, sample_id) of every sample that has sequencing data."""
+    return [(r.patient_id, r.sample_id) for r in RUN.samples.itertuples()]
+
+
+def bam_of(wildcards):
+    """The sample's BAM: as given in samples.tsv, or the one `align` makes from its FASTQs."""
+    row = SAMPLES.loc[wildcards.sample]
+    if isinstance(row["bam"], str) and row["bam"]:
+        return row["bam"]
+    return f"results/align/{row['patient_id']}/{row['sample_id']}.bam"
+
+
+def bai_of(wildcards):
+    bam = bam_of(wildcards)
+    for cand in (bam + ".bai", bam[:-4] + ".bai", bam + ".csi"):
+        if Path(cand).exists():
+            return cand
+    return bam + ".bai"
+
+
+def mem_from_input(base_mb, per_gb_mb):
+    """A memory request that grows with the input size (MB of RAM per GB of input)."""
+
+    def _mem(wildcards, input):
+        return int(base_mb + per_gb_mb * input.size_mb / 1024)
+
+    return _mem
+
+
+def runtime_from_input(base_min, per_gb_min):
+    def _rt(wildcards, input):
+        return int(base_min + per_gb_min * input.size_mb / 1024)
+
+    return _rt
+
+
+def panel_args():
+    """CLI arguments naming the panel: the configured BED, or the panel genes (+ padding)."""
+    import shlex
+
+    ref = RUN.config["reference"]
+    if ref.get("panel_bed"):
+        return f"--panel-bed {shlex.quote(str(ref['panel_bed']))}"
+    args = f"--padding {int(ref.get('panel_padding', 20))}"
+    if ref.get("panel_genes"):
+        args += " --panel-genes " + shlex.quote(",".join(ref["panel_genes"]))
+    return args
+
+
+def fastq_samples():
+    """Samples given as FASTQ pairs (they go through `align`)."""
+    return [r.sample_id for r in RUN.samples.itertuples() if not (isinstance(r.bam, str) and r.bam)]

@@ -1,0 +1,26 @@
+# Reference preparation: sparse full-length GRCh38 (when the configured FASTA holds region
+# contigs), panel BED in chromosome coordinates, transcript index.
+
+
+rule prepare_reference:
+    input:
+        fasta=RUN.config["reference"]["fasta"],
+        gtf=RUN.config["reference"]["gtf"],
+    output:
+        bed=f"{REF_DIR}/panel.bed",
+        transcripts=f"{REF_DIR}/transcripts.tsv",
+        genes=f"{REF_DIR}/genes.tsv",
+        manifest=f"{REF_DIR}/reference.json",
+    params:
+        panel=panel_args(),
+    log:
+        "logs/reference/prepare_reference.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        ENV
+    shell:
+        "unlock-atlas prepare-reference --fasta {input.fasta:q} --gtf {input.gtf:q} "
+        "--outdir {REF_DIR} {params.panel} > {log:q} 2>&1"
