@@ -9,7 +9,7 @@ rule bwa_index:
     input:
         fasta=RUN.config["reference"]["fasta"],
     output:
-        multiext(BWA_PREFIX, ".amb", ".ann", ".bwt", ".pac", ".sa"),
+        multiext(BWA_PREFIX, ".amb", ".ann", ".bwt", ".pac", ".sa", ".dict"),
     log:
         "logs/reference/bwa_index.log",
     threads: 1
@@ -30,7 +30,7 @@ def fastq_of(wildcards):
 rule align:
     input:
         unpack(fastq_of),
-        index=multiext(BWA_PREFIX, ".amb", ".ann", ".bwt", ".pac", ".sa"),
+        index=multiext(BWA_PREFIX, ".amb", ".ann", ".bwt", ".pac", ".sa", ".dict"),
     output:
         bam="results/align/{patient}/{sample}.bam",
         bai="results/align/{patient}/{sample}.bam.bai",
