@@ -6,7 +6,6 @@ rules applied by hand to the rows written here) and from an independent HMAC com
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -83,9 +82,8 @@ EXPECTED_QC = {"BX-0001-BASE": "pass", "CF-0001-D0": "warn", "CF-0001-D300": "fa
 
 
 def _hmac_pseudonym(key_hex: str, kind: str, raw: str) -> str:
-    """Independent implementation of the documented pseudonym (design: HMAC-SHA256, base32, 10 chars)."""
-    d = hmac.new(bytes.fromhex(key_hex), f"{kind}:{raw}".encode(), hashlib.sha256).digest()
-    return {"patient": "PT-", "sample": "SM-"}[kind] + base64.b32encode(d).decode()[:10]
+    """Independent implementation of the documented pseudonym (issue: 12 hex characters of HMAC-SHA256)."""
+    return hmac.new(bytes.fromhex(key_hex), f"{kind}:{raw}".encode(), hashlib.sha256).hexdigest()[:12]
 
 
 def _build(tmp: Path, key_hex: str = KEY_HEX, patients=None, samples=None, **kw) -> Path:
@@ -205,7 +203,7 @@ def test_no_raw_ids_paths_or_dates_in_atlas(results):
 
 def test_pseudonyms_stable_per_key_and_id_map(tmp_path, results):
     ids = pq.read_table(results / "atlas" / "samples.parquet").column("sample_id").to_pylist()
-    assert all(re.fullmatch(r"SM-[A-Z2-7]{10}", s) for s in ids)
+    assert all(re.fullmatch(r"[0-9a-f]{12}", s) for s in ids)
     assert set(ids) == {_hmac_pseudonym(KEY_HEX, "sample", s) for s in QC}
     again = _build(tmp_path / "again")
     assert pq.read_table(again / "atlas" / "samples.parquet").column("sample_id").to_pylist() == ids
@@ -242,7 +240,7 @@ def test_generated_key_made_once_and_env_key(tmp_path, monkeypatch):
 
 
 def test_pseudonym_collision_refused(monkeypatch):
-    monkeypatch.setattr("unlock_atlas.atlas.privacy.pseudonym", lambda key, kind, raw: "PT-SAMESAMESA")
+    monkeypatch.setattr("unlock_atlas.atlas.privacy.pseudonym", lambda key, kind, raw: "0123456789ab")
     with pytest.raises(PseudonymError, match="same pseudonym"):
         Pseudonymiser(b"k" * 32).map_ids("patient", ["A", "B"])
 

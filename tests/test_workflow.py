@@ -42,7 +42,7 @@ def test_atlas_tables_follow_the_contract(demo_run):
     # pseudonymised: no raw ID anywhere, pseudonyms well-formed
     assert not set(pts.patient_id) & set(sheet_p.patient_id)
     assert not set(sms.sample_id) & set(sheet_s.sample_id)
-    assert all(re.fullmatch(r"PT-[A-Z2-7]{10}", p) for p in pts.patient_id)
+    assert all(re.fullmatch(r"[0-9a-f]{12}", p) for p in pts.patient_id)
     # the columns later stages fill are present and null (never a placeholder)
     assert sms.tumour_fraction.isna().all() and sms.identity_ok.isna().all()
     # ≥ 4 drugs, and the sheet's drugs are carried through

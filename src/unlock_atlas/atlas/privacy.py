@@ -1,11 +1,11 @@
 """Pseudonymisation of patient and sample IDs in the shareable atlas.
 
-A pseudonym is a keyed hash: ``HMAC-SHA256(key, kind + ":" + raw_id)``, base32-encoded
-(upper case, no padding), first 10 characters (50 bits), prefixed ``PT-`` (patients) or
-``SM-`` (samples). Keyed, so nobody without the key can recompute a pseudonym from a guessed
+A pseudonym is a keyed hash: the first 12 hexadecimal characters (48 bits) of
+``HMAC-SHA256(key, kind + ":" + raw_id)`` (kind = ``patient`` or ``sample``, so a patient and a
+sample with the same raw ID get different pseudonyms). Keyed, so nobody without the key can recompute a pseudonym from a guessed
 hospital ID (a plain hash of a short ID is trivially reversible by enumeration); deterministic,
-so the same key gives the same pseudonyms across runs and later data can be joined. 50 bits
-make a collision in a 10⁵-ID cohort a ~10⁻⁵ event; collisions are still checked and refused.
+so the same key gives the same pseudonyms across runs and later data can be joined. 48 bits
+make a collision in a 10⁵-ID cohort a ~2·10⁻⁵ event; collisions are still checked and refused.
 
 The key comes from, in order: the configured ``privacy.key_file``; the environment variable
 ``UNLOCK_ATLAS_KEY``; else ``<private>/pseudonym.key``, created once (32 random bytes from
@@ -19,7 +19,6 @@ the shareable outputs.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import os
@@ -34,10 +33,10 @@ from ..errors import UnlockError
 KEY_ENV = "UNLOCK_ATLAS_KEY"
 KEY_FILE_NAME = "pseudonym.key"
 ID_MAP_NAME = "id_map.tsv"
-PREFIX = {"patient": "PT-", "sample": "SM-"}
+KINDS = ("patient", "sample")
 #: Minimum key length in bytes (128 bits).
 MIN_KEY_BYTES = 16
-PSEUDONYM_CHARS = 10
+PSEUDONYM_CHARS = 12
 
 
 class PseudonymError(UnlockError):
@@ -92,10 +91,9 @@ def resolve_key(private_dir: Path, key_file: Path | None = None) -> tuple[bytes,
 
 def pseudonym(key: bytes, kind: str, raw_id: str) -> str:
     """The pseudonym of ``raw_id`` of ``kind`` ("patient" or "sample") under ``key``."""
-    if kind not in PREFIX:
-        raise ValueError(f"kind must be one of {list(PREFIX)}, got {kind!r}")
-    digest = hmac.new(key, f"{kind}:{raw_id}".encode(), hashlib.sha256).digest()
-    return PREFIX[kind] + base64.b32encode(digest).decode().rstrip("=")[:PSEUDONYM_CHARS]
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
+    return hmac.new(key, f"{kind}:{raw_id}".encode(), hashlib.sha256).hexdigest()[:PSEUDONYM_CHARS]
 
 
 class Pseudonymiser:
@@ -103,7 +101,7 @@ class Pseudonymiser:
 
     def __init__(self, key: bytes | None) -> None:
         self.key = key
-        self._maps: dict[str, dict[str, str]] = {k: {} for k in PREFIX}
+        self._maps: dict[str, dict[str, str]] = {k: {} for k in KINDS}
 
     @property
     def enabled(self) -> bool:

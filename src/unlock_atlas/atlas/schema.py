@@ -41,7 +41,7 @@ def _f(name: str, type_: pa.DataType, description: str, *, nullable: bool = True
     return pa.field(name, type_, nullable=nullable, metadata=meta)
 
 
-_PATIENT_ID = ("patient identifier; a keyed pseudonym (PT-XXXXXXXXXX) when privacy.pseudonymise is on "
+_PATIENT_ID = ("patient identifier; a keyed pseudonym (12 hex characters of HMAC-SHA256) when privacy.pseudonymise is on "
                "(the map is results/private/id_map.tsv, never shared)")
 
 PATIENTS = pa.schema([
@@ -67,7 +67,7 @@ PATIENTS = pa.schema([
 
 SAMPLES = pa.schema([
     _f("patient_id", pa.string(), _PATIENT_ID, nullable=False),
-    _f("sample_id", pa.string(), "sample identifier; a keyed pseudonym (SM-XXXXXXXXXX) when privacy.pseudonymise is on",
+    _f("sample_id", pa.string(), "sample identifier; a keyed pseudonym (12 hex characters of HMAC-SHA256) when privacy.pseudonymise is on",
        nullable=False),
     _f("sample_type", pa.string(), "tissue biopsy, plasma cfDNA or white-cell normal", nullable=False,
        allowed=SAMPLE_TYPES),
