@@ -59,9 +59,14 @@ def resolve_data_dir(configured: str | os.PathLike | None = None, base: Path | N
         p = Path(configured)
         if not p.is_absolute():
             p = (base or Path.cwd()) / p
-        tried.append(f"config data_dir={p}")
         if _looks_like_data(p):
             return p.resolve()
+        # an explicitly configured directory that is wrong is an error, never a silent fallback
+        raise DataNotFoundError(
+            f"the configured data_dir {p} does not hold reference_grch38/ and transcripts_grch38/; "
+            "fix `data_dir:` in the config (or remove it to use "
+            f"${DATA_ENV} or ../shared/data beside the repository)."
+        )
     env = os.environ.get(DATA_ENV)
     if env:
         tried.append(f"${DATA_ENV}={env}")
