@@ -181,7 +181,7 @@ def test_missing_data_dir_says_where_it_looked(run_dir: Path, monkeypatch) -> No
     (run_dir / "config" / "config.yaml").write_text(CONFIG + "data_dir: /no/such/dir\n")
     err = problems_of(run_dir)
     [p] = [p for p in err.problems if p.column == "data_dir"]
-    assert "data_dir /no/such/dir is not a shared data directory" in p.message and p.row == 7
+    assert "the configured data_dir /no/such/dir does not hold reference_grch38/" in p.message and p.row == 7
     assert len(err.problems) == 1  # no cascade of "file not found" for the {data_dir} paths
 
 

@@ -337,15 +337,8 @@ def resolve_config_paths(
         try:
             data_dir = resolve_data_dir(configured, base=workdir)
         except DataNotFoundError as exc:
+            # (an explicit data_dir that is wrong is an error there, never a silent fallback)
             problems.append(Problem(file, str(exc), "", row=line_of.get(("data_dir",)), column="data_dir"))
-        want = _absolute(configured, workdir) if configured else None
-        if data_dir is not None and want is not None and Path(want).resolve() != data_dir:
-            # an explicit data_dir that is wrong must not silently fall back to another copy
-            problems.append(Problem(file, f"data_dir {want} is not a shared data directory (it needs "
-                                    "reference_grch38/ and transcripts_grch38/)",
-                                    "fix data_dir, or remove it to use $UNLOCK_ATLAS_DATA / ../shared/data",
-                                    row=line_of.get(("data_dir",)), column="data_dir"))
-            data_dir = None
 
     def resolve(value: str, key: tuple) -> str:
         if data_dir is not None:
