@@ -15,6 +15,11 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+# Rules run the `unlock-atlas` CLI found on PATH (common.smk puts this Python's bin first).
+envvars:
+    "PATH",
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/reference.smk"
 include: "workflow/rules/align.smk"

@@ -10,6 +10,8 @@ rule bwa_index:
         fasta=RUN.config["reference"]["fasta"],
     output:
         multiext(BWA_PREFIX, ".amb", ".ann", ".bwt", ".pac", ".sa", ".dict"),
+    params:
+        prefix=lambda wildcards, output: output[0][: -len(".amb")],
     log:
         "logs/reference/bwa_index.log",
     threads: 1
@@ -19,12 +21,7 @@ rule bwa_index:
     conda:
         ENV
     shell:
-        "unlock-atlas align-index --fasta {input.fasta:q} --prefix {BWA_PREFIX} > {log:q} 2>&1"
-
-
-def fastq_of(wildcards):
-    row = SAMPLES.loc[wildcards.sample]
-    return {"r1": row["fastq_1"], "r2": row["fastq_2"]}
+        "unlock-atlas align-index --fasta {input.fasta:q} --prefix {params.prefix:q} > {log:q} 2>&1"
 
 
 rule align:
@@ -34,6 +31,8 @@ rule align:
     output:
         bam="results/align/{patient}/{sample}.bam",
         bai="results/align/{patient}/{sample}.bam.bai",
+    params:
+        prefix=lambda wildcards, input: input.index[0][: -len(".amb")],
     log:
         "logs/align/{patient}/{sample}.log",
     threads: 2
@@ -43,5 +42,5 @@ rule align:
     conda:
         ENV
     shell:
-        "unlock-atlas align --fastq1 {input.r1:q} --fastq2 {input.r2:q} --index {BWA_PREFIX} "
+        "unlock-atlas align --fastq1 {input.r1:q} --fastq2 {input.r2:q} --index {params.prefix:q} "
         "--sample-id {wildcards.sample:q} -o {output.bam:q} --threads {threads} > {log:q} 2>&1"

@@ -2,17 +2,18 @@
 # in the package (unlock_atlas.inputs); this file only adapts it to Snakemake.
 
 import json
+import os
 import sys
 from pathlib import Path
 
-from unlock_atlas.errors import UnlockError
-from unlock_atlas.inputs import load_run
+from unlock_atlas.inputs import load_run_or_exit
 
-try:
-    RUN = load_run(config, workdir=Path.cwd(), check_files=True)
-except UnlockError as _exc:
-    sys.stderr.write(f"\nUnlock atlas: the run's inputs are not valid; nothing was run.\n{_exc}\n\n")
-    sys.exit(1)
+# Validates config + sheets (+ BAM headers) and exits with every problem listed, before any job.
+RUN = load_run_or_exit(config, Path.cwd())
+
+# Rules call the `unlock-atlas` installed beside the Python running Snakemake (so an
+# un-activated virtualenv works); with --sdm conda the job's environment comes first anyway.
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 SAMPLES = RUN.samples.set_index("sample_id", drop=False)
 ATLAS_DIR = "results/atlas"
@@ -22,7 +23,7 @@ ENV = "../envs/unlock-atlas.yaml"
 # The validated configuration (defaults filled, paths absolute) handed to the CLI. Rewritten only
 # when its content changes, so that its timestamp does not trigger reruns.
 EFFECTIVE_CONFIG = "results/private/run_config.json"
-_effective = json.dumps(RUN.config, indent=2, sort_keys=True, default=str) + "\n"
+_effective = f"{json.dumps(RUN.config, indent=2, sort_keys=True, default=str)}\n"
 _eff_path = Path(EFFECTIVE_CONFIG)
 if not _eff_path.exists() or _eff_path.read_text() != _effective:
     from unlock_atlas.atomic import write_text_atomic
@@ -44,11 +45,11 @@ def bam_of(wildcards):
 
 
 def bai_of(wildcards):
+    from unlock_atlas.inputs.bamcheck import find_bam_index
+
     bam = bam_of(wildcards)
-    for cand in (bam + ".bai", bam[:-4] + ".bai", bam + ".csi"):
-        if Path(cand).exists():
-            return cand
-    return bam + ".bai"
+    found = find_bam_index(bam) if Path(bam).exists() else None
+    return str(found) if found else f"{bam}.bai"
 
 
 def mem_from_input(base_mb, per_gb_mb):
@@ -76,8 +77,13 @@ def panel_args():
         return f"--panel-bed {shlex.quote(str(ref['panel_bed']))}"
     args = f"--padding {int(ref.get('panel_padding', 20))}"
     if ref.get("panel_genes"):
-        args += " --panel-genes " + shlex.quote(",".join(ref["panel_genes"]))
+        args = f"{args} --panel-genes {shlex.quote(','.join(ref['panel_genes']))}"
     return args
+
+
+def fastq_of(wildcards):
+    row = SAMPLES.loc[wildcards.sample]
+    return {"r1": row["fastq_1"], "r2": row["fastq_2"]}
 
 
 def fastq_samples():

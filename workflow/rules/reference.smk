@@ -13,6 +13,7 @@ rule prepare_reference:
         manifest=f"{REF_DIR}/reference.json",
     params:
         panel=panel_args(),
+        outdir=lambda wildcards, output: os.path.dirname(output.bed),
     log:
         "logs/reference/prepare_reference.log",
     threads: 1
@@ -23,4 +24,4 @@ rule prepare_reference:
         ENV
     shell:
         "unlock-atlas prepare-reference --fasta {input.fasta:q} --gtf {input.gtf:q} "
-        "--outdir {REF_DIR} {params.panel} > {log:q} 2>&1"
+        "--outdir {params.outdir:q} {params.panel} > {log:q} 2>&1"

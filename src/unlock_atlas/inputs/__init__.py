@@ -7,6 +7,6 @@ one :class:`~unlock_atlas.errors.InputError` listing every problem with file, li
 from __future__ import annotations
 
 from .bamcheck import check_bam_contigs, find_bam_index
-from .run import PATIENT_COLUMNS, SAMPLE_COLUMNS, Run, load_run
+from .run import PATIENT_COLUMNS, SAMPLE_COLUMNS, Run, load_run, load_run_or_exit
 
-__all__ = ["PATIENT_COLUMNS", "SAMPLE_COLUMNS", "Run", "check_bam_contigs", "find_bam_index", "load_run"]
+__all__ = ["PATIENT_COLUMNS", "SAMPLE_COLUMNS", "Run", "check_bam_contigs", "find_bam_index", "load_run", "load_run_or_exit"]

@@ -265,3 +265,19 @@ def _samples_frame(rows: list[Row], wd: Path) -> pd.DataFrame:
         v["purity"] = float(v["purity"]) if v.get("purity") is not None else None
         recs.append(v)
     return _frame(recs, SAMPLE_COLUMNS)
+
+
+def load_run_or_exit(config: Mapping, workdir: str | Path) -> Run:
+    """:func:`load_run` for the Snakefile: on invalid inputs print every problem and exit 1.
+
+    Snakemake would otherwise show a Python traceback for a user error; nothing is scheduled.
+    """
+    import sys
+
+    from ..errors import UnlockError
+
+    try:
+        return load_run(config, workdir=workdir, check_files=True)
+    except UnlockError as exc:
+        print(f"\nUnlock atlas: the run's inputs are not valid; nothing was run.\n{exc}\n", file=sys.stderr)
+        raise SystemExit(1) from None
