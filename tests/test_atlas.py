@@ -339,3 +339,35 @@ def test_cli_reads_qc_jsons(tmp_path, monkeypatch):
         _hmac_pseudonym(KEY_HEX, "sample", s): st for s, st in EXPECTED_QC.items()}
     os.remove(tmp_path / "results" / "qc" / "HOSP-PAT-0002" / "BX-0002-PROG.json")
     assert main(["atlas", "--config", "c", "--directory", str(tmp_path)]) == 2
+
+
+def test_stage_parts_are_assembled_pseudonymised_and_sorted(tmp_path: Path, monkeypatch) -> None:
+    """A part-built table: parts keyed by raw patient ID, IDs pseudonymised, rows sorted, nulls kept."""
+    import pyarrow as pa
+
+    from unlock_atlas.atlas import parts, schema
+
+    demo = pa.schema([schema.field_doc("patient_id", pa.string(), "patient", nullable=False),
+                      schema.field_doc("sample_id", pa.string(), "sample"),
+                      schema.field_doc("pos", pa.int64(), "position"),
+                      schema.field_doc("later", pa.float64(), "filled by a later stage")])
+    monkeypatch.setitem(schema.TABLES, "demo_part", demo)
+    monkeypatch.setitem(schema.SORT_KEYS, "demo_part", ["pos"])
+    pdir = tmp_path / "results" / "tables" / "demo_part"
+    parts.write_part(pd.DataFrame({"patient_id": ["HOSP-PAT-0001"] * 2, "sample_id": ["CF-0001-D0", "WBC-0001"],
+                                   "pos": [20, 10]}), "demo_part", pdir / "HOSP-PAT-0001.parquet")
+    parts.write_part(pd.DataFrame({"patient_id": ["HOSP-PAT-0002"], "sample_id": ["BX-0002-PROG"], "pos": [5]}),
+                     "demo_part", pdir / "HOSP-PAT-0002.parquet")
+    parts.write_part(pd.DataFrame({"patient_id": ["GONE"], "pos": [1]}), "demo_part", pdir / "GONE.parquet")
+    res = _build(tmp_path, parts_dir=tmp_path / "results" / "tables")
+    got = pq.read_table(res / "atlas" / "demo_part.parquet").to_pandas()
+    key = bytes.fromhex(KEY_HEX)
+    want_p = {r: hmac.new(key, f"patient:{r}".encode(), hashlib.sha256).hexdigest()[:12]
+              for r in ("HOSP-PAT-0001", "HOSP-PAT-0002")}
+    assert len(got) == 3  # the part of a patient not in the sheets is not included
+    assert set(got.patient_id) == set(want_p.values())
+    p1 = got[got.patient_id == want_p["HOSP-PAT-0001"]]
+    assert list(p1.pos) == [10, 20] and got.later.isna().all()
+    assert json.loads((res / "atlas" / "manifest.json").read_text())["row_counts"]["demo_part"] == 3
+    with pytest.raises(parts.PartError, match="not in the 'demo_part' schema: extra"):
+        parts.write_part(pd.DataFrame({"patient_id": ["x"], "extra": [1]}), "demo_part", pdir / "x.parquet")

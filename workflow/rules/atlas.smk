@@ -6,6 +6,7 @@ rule atlas:
     input:
         config=EFFECTIVE_CONFIG,
         qc=[f"results/qc/{p}/{s}.json" for p, s in sample_rows()],
+        parts=lambda wildcards: sorted(p for paths in TABLE_PARTS.values() for p in paths),
     output:
         directory(ATLAS_DIR),
     params:
@@ -20,4 +21,4 @@ rule atlas:
         ENV
     shell:
         "unlock-atlas atlas --config {input.config:q} --directory . --qc-dir results/qc "
-        "--out {output:q} --private results/private > {log:q} 2>&1"
+        "--parts results/tables --out {output:q} --private results/private > {log:q} 2>&1"

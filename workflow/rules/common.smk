@@ -20,6 +20,10 @@ ATLAS_DIR = "results/atlas"
 REF_DIR = "results/reference"
 ENV = "../envs/unlock-atlas.yaml"
 
+# Stage rule files register the per-patient / per-sample table parts they produce here
+# (table name -> list of results/tables/<table>/<id>.parquet); the atlas rule needs them all.
+TABLE_PARTS = {}
+
 # The validated configuration (defaults filled, paths absolute) handed to the CLI. Rewritten only
 # when its content changes, so that its timestamp does not trigger reruns.
 EFFECTIVE_CONFIG = "results/private/run_config.json"

@@ -22,6 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--directory", type=Path, default=Path("."), help="run directory (default: .)")
     p.add_argument("--qc-dir", type=Path, default=Path("results/qc"), help="per-sample QC JSONs: <qc-dir>/<patient>/<sample>.json")
     p.add_argument("--out", type=Path, default=Path("results/atlas"), help="atlas directory to (re)write")
+    p.add_argument("--parts", type=Path, default=Path("results/tables"),
+                   help="stage table parts: <parts>/<table>/<patient or sample>.parquet")
     p.add_argument("--private", type=Path, default=Path("results/private"), help="private directory (key, id_map.tsv)")
     p.set_defaults(func=handler)
 
@@ -63,5 +65,6 @@ def handler(args: argparse.Namespace) -> int:
         qc_thresholds=cfg.get("qc") or {},
         pseudonymise=bool(privacy.get("pseudonymise", True)),
         key_file=_under(run_dir, privacy.get("key_file")),
+        parts_dir=_under(run_dir, args.parts),
     )
     return 0

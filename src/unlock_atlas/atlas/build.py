@@ -25,6 +25,7 @@ import unlock_atlas
 
 from ..atomic import atomic_dir
 from ..errors import InputError, Problem, UnlockError
+from .parts import assemble
 from .privacy import Pseudonymiser, resolve_key, write_id_map
 from .schema import PATIENTS, SAMPLE_TYPES, SAMPLES, SCHEMA_VERSION, TABLES, manifest_column_docs
 
@@ -224,10 +225,47 @@ def _write_parquet(table: pa.Table, path: Path) -> None:
     pq.write_table(table, path, compression="zstd")
 
 
+def _parts_of(table: str, parts_dir: Path | None, samples: pd.DataFrame, pid: dict[str, str],
+              sid: dict[str, str]) -> list[tuple[tuple[str, str], Path]]:
+    """The parts of ``table`` that belong to this run, keyed by (patient pseudonym, sample pseudonym)."""
+    if parts_dir is None or not (Path(parts_dir) / table).is_dir():
+        return []
+    patient_of = dict(zip(samples["sample_id"].astype(str), samples["patient_id"].astype(str)))
+    out = []
+    for path in sorted((Path(parts_dir) / table).glob("*.parquet")):
+        stem = path.name[: -len(".parquet")]
+        if stem in pid:
+            out.append(((pid[stem], ""), path))
+        elif stem in sid:
+            out.append(((pid[patient_of[stem]], sid[stem]), path))
+        # parts of patients no longer in the sheets are not part of this run's atlas
+    return out
+
+
+def _id_mapper(pid: dict[str, str], sid: dict[str, str]):
+    """Replace raw patient/sample IDs in a part by their pseudonyms; an unknown ID is an error."""
+
+    def _map(part: pa.Table) -> pa.Table:
+        for col, mapping in (("patient_id", pid), ("sample_id", sid)):
+            if col not in part.column_names:
+                continue
+            raw = part.column(col).to_pylist()
+            unknown = sorted({r for r in raw if r is not None and r not in mapping})
+            if unknown:
+                raise UnlockError(f"table part mentions {col} {', '.join(unknown[:5])} not in the sheets; "
+                                  "rerun the workflow so stale parts are rebuilt")
+            idx = part.schema.get_field_index(col)
+            part = part.set_column(idx, part.schema.field(col),
+                                   pa.array([mapping.get(r) if r is not None else None for r in raw], pa.string()))
+        return part
+
+    return _map
+
+
 def build_atlas(patients: pd.DataFrame, samples: pd.DataFrame, qc: dict[str, dict], out_dir: Path,
                 private_dir: Path, *, reference_build: str, config_hash: str, qc_thresholds: dict,
                 pseudonymise: bool = True, key_file: Path | None = None,
-                pipeline_version: str = unlock_atlas.__version__) -> None:
+                pipeline_version: str = unlock_atlas.__version__, parts_dir: Path | None = None) -> None:
     """Write ``patients.parquet``, ``samples.parquet`` and ``manifest.json`` into ``out_dir``.
 
     Parameters
@@ -247,6 +285,10 @@ def build_atlas(patients: pd.DataFrame, samples: pd.DataFrame, qc: dict[str, dic
         Config ``qc`` block; missing keys take :data:`DEFAULT_QC_THRESHOLDS`.
     pseudonymise, key_file
         Replace IDs by keyed pseudonyms (see :mod:`unlock_atlas.atlas.privacy`).
+    parts_dir
+        ``results/tables``: the stages' per-patient / per-sample parts of every other registered
+        table (``<parts_dir>/<table>/<raw id>.parquet``; see :mod:`unlock_atlas.atlas.parts`). A
+        registered table without parts is written empty, with its full schema.
     """
     _check_columns(patients, PATIENT_COLUMNS, "patients.tsv")
     _check_columns(samples, SAMPLE_COLUMNS, "samples.tsv")
@@ -271,6 +313,7 @@ def build_atlas(patients: pd.DataFrame, samples: pd.DataFrame, qc: dict[str, dic
         "patients": _to_table(_patient_rows(patients, samples, pid), PATIENTS, "patients"),
         "samples": _to_table(_sample_rows(samples, qc, thresholds, pid, sid), SAMPLES, "samples"),
     }
+    part_tables = [t for t in TABLES if t not in tables]
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "pipeline_version": pipeline_version,
@@ -280,13 +323,17 @@ def build_atlas(patients: pd.DataFrame, samples: pd.DataFrame, qc: dict[str, dic
         "pseudonymised": bool(pseudonymise),
         "tables": list(TABLES),
         "files": {name: f"{name}.parquet" for name in TABLES},
-        "row_counts": {name: t.num_rows for name, t in tables.items()},
+        "row_counts": {name: t.num_rows for name, t in tables.items()},  # part tables added below
         "qc_thresholds": thresholds,
         "columns": manifest_column_docs(),
     }
     with atomic_dir(out_dir) as tmp:
         for name, table in tables.items():
             _write_parquet(table, tmp / f"{name}.parquet")
+        for name in part_tables:
+            manifest["row_counts"][name] = assemble(
+                name, _parts_of(name, parts_dir, samples, pid, sid), tmp / f"{name}.parquet", _id_mapper(pid, sid))
+        manifest["row_counts"] = {n: manifest["row_counts"][n] for n in TABLES}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         if pseudonymise:
             write_id_map(pseud.rows(), Path(private_dir))

@@ -96,8 +96,16 @@ SAMPLES = pa.schema([
     _f("has_scrna", pa.bool_(), "single-cell RNA data of the same biopsy was provided", nullable=False),
 ])
 
-#: Every atlas table written by this version, in manifest order.
+#: Every atlas table written by this version, in manifest order. Tables built from stage parts
+#: (``results/tables/<table>/<id>.parquet``, see :mod:`unlock_atlas.atlas.parts`) define their
+#: schema in ``schema_<table>.py`` beside this file and are registered here.
 TABLES: dict[str, pa.Schema] = {"patients": PATIENTS, "samples": SAMPLES}
+
+#: Row order within each part of a part-built table (parts themselves follow patient pseudonyms).
+SORT_KEYS: dict[str, list[str]] = {}
+
+#: Public name of the field helper, for the ``schema_<table>.py`` modules.
+field_doc = _f
 
 
 def table_schema(name: str) -> pa.Schema:
