@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pysam
 import pytest
 
-from .conftest import BIN, REPO, run_cmd
+from conftest import BIN, REPO, run_cmd
 
 pytestmark = pytest.mark.slow
 
