@@ -23,6 +23,8 @@ COMMAND_MODULES = [
     "unlock_atlas.simulate._cli",    # simulate
     "unlock_atlas.align._cli",       # align
     "unlock_atlas.qc._cli",          # qc
+    "unlock_atlas.calling._cli",     # call
+    "unlock_atlas.annotation._cli",  # annotate
     "unlock_atlas.atlas._cli",       # atlas
 ]
 

@@ -136,3 +136,10 @@ def column_docs(schema: pa.Schema) -> list[dict[str, Any]]:
 def manifest_column_docs() -> dict[str, list[dict[str, Any]]]:
     """Column documentation of every atlas table, keyed by table name (for manifest.json)."""
     return {name: column_docs(schema) for name, schema in TABLES.items()}
+
+
+# Part-built tables (one module each; see unlock_atlas.atlas.parts).
+from . import schema_variants as _variants  # noqa: E402
+
+TABLES["variants"] = _variants.SCHEMA
+SORT_KEYS["variants"] = _variants.SORT_KEYS

@@ -1,0 +1,172 @@
+"""Per-patient calling: count every sample, discover candidates, genotype the union jointly,
+filter, and write the VCF and the atlas ``variants`` part."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pysam
+
+from ..atomic import atomic_path
+from ..errors import InputError, Problem
+from . import genotype, model
+from .filters import FILTERS, origin_and_filters
+from .pileup import SampleCounts, count_sample, merge_intervals
+
+logger = logging.getLogger(__name__)
+
+
+def read_panel(bed: str | Path) -> list[tuple[str, int, int]]:
+    """The panel BED's intervals, merged (0-based half-open)."""
+    out = []
+    try:
+        lines = Path(bed).read_text().splitlines()
+    except OSError as exc:
+        raise InputError(Problem(str(bed), f"cannot read the panel BED: {exc}", "give results/reference/panel.bed")) from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip() or line.startswith(("#", "track", "browser")):
+            continue
+        f = line.split("\t")
+        try:
+            out.append((f[0], int(f[1]), int(f[2])))
+        except (IndexError, ValueError):
+            raise InputError(Problem(str(bed), "not a BED line (chrom, start, end)", "fix or regenerate the BED",
+                                     row=n)) from None
+    return merge_intervals(out)
+
+
+def genotype_patient(counts: dict[str, SampleCounts], normal: str | None, sample_types: dict[str, str],
+                     pon: list[SampleCounts] | None = None) -> pd.DataFrame:
+    """Joint genotyping of the union of candidates in all the patient's samples.
+
+    Returns one row per variant x sample with the per-sample FORMAT values, status, FILTER and origin.
+    """
+    priors = genotype.class_priors(list(counts.values()))
+    logger.info("class priors: %s", {k: f"{v:.2e}" for k, v in sorted(priors.items())})
+    cands: set = set()
+    for sc in counts.values():
+        cands |= genotype.discover(sc, priors)
+    rows = []
+    for key in sorted(cands, key=lambda k: (k[0], k[1], k[2], k[3])):
+        cls = genotype.sub_class(key[2], key[3])
+        prior = priors.get(cls, model.PRIOR_FLOOR)
+        obs = {s: genotype.lookup(sc, key) for s, sc in counts.items()}
+        kn, nn = 0, 0
+        if normal is not None:
+            kn, nn = obs[normal].alt, obs[normal].depth
+        pon_hits = 0
+        for p in pon or []:
+            po = genotype.lookup(p, key)
+            if po.alt >= 2 and po.alt >= 0.005 * max(po.depth, 1):
+                pon_hits += 1
+            elif po.alt / max(po.depth, 1) < model.CARRIER_AF:
+                kn, nn = kn + po.alt, nn + po.depth
+        bg = model.site_background(kn, nn, prior)
+        per: dict[str, dict] = {}
+        for s, o in obs.items():
+            lo, hi = model.wilson(o.alt, o.depth)
+            ds = float(model.detection_score(o.alt, o.depth, bg))
+            per[s] = dict(alt=o.alt, ref=o.ref_count, depth=o.depth, af=o.alt / o.depth if o.depth else float("nan"),
+                          af_lo=float(lo), af_hi=float(hi), ds=ds, adf=o.adf, adr=o.adr, ref_fwd=o.ref_fwd,
+                          ref_rev=o.ref_rev, rpos=o.mean_rpos if o.alt else 0.0, lowmq_frac=o.lowmq_frac)
+        de_novo = any(model.status(g["alt"], g["depth"], g["ds"], False) == "called" for g in per.values())
+        for g in per.values():
+            g["status"] = model.status(g["alt"], g["depth"], g["ds"], de_novo)
+        origin, filt = origin_and_filters(per, normal, sample_types, pon_hits)
+        ftxt = ";".join(filt) if filt else "PASS"
+        kind = "snv" if len(key[2]) == len(key[3]) == 1 else ("mnv" if len(key[2]) == len(key[3]) else "indel")
+        for s, g in per.items():
+            rows.append(dict(chrom=key[0], pos=key[1], v_ref=key[2], v_alt=key[3], kind=kind, sample_id=s,
+                             background=bg, filter=ftxt, origin=origin, **g))
+    return pd.DataFrame(rows)
+
+
+def write_vcf(calls: pd.DataFrame, samples: list[str], fasta: str | Path, out: str | Path, patient: str) -> Path:
+    """Write a bgzipped, tabix-indexed VCF 4.2 (all samples as columns), atomically."""
+    header = pysam.VariantHeader()
+    header.add_line("##fileformat=VCFv4.2")
+    header.add_line(f"##source=unlock-atlas call (patient {patient})")
+    with pysam.FastaFile(str(fasta)) as fa:
+        for name, ln in zip(fa.references, fa.lengths):
+            header.contigs.add(name, length=ln)
+    for fid, desc in FILTERS.items():
+        header.filters.add(fid, None, None, desc)
+    header.info.add("ORIGIN", 1, "String", "Variant origin: somatic, germline, chip (clonal haematopoiesis) or artefact")
+    header.info.add("KIND", 1, "String", "snv, mnv or indel")
+    header.info.add("BG", 1, "Float", "Background error rate (per position and substitution, shrunk to the class prior)")
+    fmt = [("AD", "R", "Integer", "Fragments supporting REF and ALT (dedup, MAPQ>=20, BQ>=20, mates once)"),
+           ("DP", 1, "Integer", "Informative fragments at the site"),
+           ("AF", "A", "Float", "Alt allele fraction AD[ALT]/DP"),
+           ("AF_LO", "A", "Float", "Wilson 95% interval lower bound of AF"),
+           ("AF_HI", "A", "Float", "Wilson 95% interval upper bound of AF"),
+           ("DS", "A", "Float", "Detection score -10log10 P(>=alt | Binomial(DP, background error))"),
+           ("ADF", "R", "Integer", "Fragments supporting REF and ALT on the forward strand"),
+           ("ADR", "R", "Integer", "Fragments supporting REF and ALT on the reverse strand"),
+           ("ST", 1, "String", "Per-sample status: called, detected_below_threshold, not_detected, not_covered")]
+    for f in fmt:
+        header.formats.add(*f)
+    for s in samples:
+        header.add_sample(s)
+    out = Path(out)
+    with atomic_path(out, suffix=".vcf.gz") as tmp:
+        with pysam.VariantFile(str(tmp), "wz", header=header) as vf:
+            if len(calls):
+                for (chrom, pos, ref, alt), grp in calls.groupby(["chrom", "pos", "v_ref", "v_alt"], sort=False):
+                    first = grp.iloc[0]
+                    rec = vf.new_record(contig=chrom, start=int(pos) - 1, alleles=(ref, alt),
+                                        filter=first["filter"].split(";"),
+                                        info={"ORIGIN": first["origin"], "KIND": first["kind"],
+                                              "BG": float(first["background"])})
+                    for g in grp.itertuples():
+                        smp = rec.samples[g.sample_id]
+                        smp["AD"] = (int(g.ref), int(g.alt))
+                        smp["DP"] = int(g.depth)
+                        if g.depth > 0:
+                            smp["AF"] = round(float(g.af), 6)
+                            smp["AF_LO"] = round(float(g.af_lo), 6)
+                            smp["AF_HI"] = round(float(g.af_hi), 6)
+                        smp["DS"] = round(float(g.ds), 2)
+                        smp["ADF"] = (int(g.ref_fwd), int(g.adf))
+                        smp["ADR"] = (int(g.ref_rev), int(g.adr))
+                        smp["ST"] = g.status
+                    vf.write(rec)
+        pysam.tabix_index(str(tmp), preset="vcf", force=True)
+        tbi = Path(f"{tmp}.tbi")
+    tbi.replace(f"{out}.tbi")
+    return out
+
+
+def variants_table(calls: pd.DataFrame, patient: str, sample_types: dict[str, str]) -> pd.DataFrame:
+    """The atlas ``variants`` rows (design.md §4) of one patient."""
+    if not len(calls):
+        return pd.DataFrame({"patient_id": pd.Series([], dtype=str)})
+    return pd.DataFrame({
+        "patient_id": patient, "sample_id": calls["sample_id"],
+        "sample_type": calls["sample_id"].map(sample_types), "chrom": calls["chrom"], "pos": calls["pos"],
+        "ref": calls["v_ref"], "alt": calls["v_alt"], "kind": calls["kind"], "alt_reads": calls["alt"],
+        "ref_reads": calls["ref"], "depth": calls["depth"],
+        "vaf": calls["af"].where(calls["depth"] > 0), "vaf_ci_low": calls["af_lo"], "vaf_ci_high": calls["af_hi"],
+        "detection_score": calls["ds"], "status": calls["status"], "filter": calls["filter"], "origin": calls["origin"],
+    })
+
+
+def call_patient(patient: str, bams: dict[str, str | Path], normal: str | None, sample_types: dict[str, str],
+                 panel: str | Path, fasta: str | Path, min_mapq: int = 20, min_baseq: int = 20,
+                 pon: list[str | Path] | None = None) -> pd.DataFrame:
+    """Count, discover, genotype and filter all samples of one patient; returns the long table."""
+    if normal is not None and normal not in bams:
+        raise InputError(Problem("--normal", f"normal sample {normal!r} has no BAM in --bams",
+                                 "add NORMAL=path to --bams or drop --normal"))
+    intervals = read_panel(panel)
+    counts = {s: count_sample(b, fasta, intervals, s, min_mapq, min_baseq) for s, b in bams.items()}
+    pon_counts = [count_sample(p, fasta, intervals, f"pon{i}", min_mapq, min_baseq) for i, p in enumerate(pon or [])]
+    calls = genotype_patient(counts, normal, sample_types, pon_counts)
+    n_var = calls[["chrom", "pos", "v_ref", "v_alt"]].drop_duplicates().shape[0] if len(calls) else 0
+    logger.info("%s: %d candidate variants genotyped in %d samples", patient, n_var, len(bams))
+    return calls
+
+
+__all__ = ["call_patient", "genotype_patient", "read_panel", "variants_table", "write_vcf", "np"]
