@@ -4,6 +4,10 @@
 set -euo pipefail
 # One place to list them. Each line: package  command-that-proves-it-is-installed
 read -r -d '' PACKAGES <<'LIST' || true
+slurmctld slurmctld
+slurmd slurmd
+slurm-client sinfo
+munge munged
 LIST
 missing=()
 while read -r pkg probe; do

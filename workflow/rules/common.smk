@@ -9,7 +9,8 @@ from pathlib import Path
 from unlock_atlas.inputs import load_run_or_exit
 
 # Validates config + sheets (+ BAM headers) and exits with every problem listed, before any job.
-RUN = load_run_or_exit(config, Path.cwd())
+# (Cluster jobs re-parse the Snakefile: the files were checked by the main process already.)
+RUN = load_run_or_exit(config, Path.cwd(), check_files=workflow.is_main_process)
 
 # Rules call the `unlock-atlas` installed beside the Python running Snakemake (so an
 # un-activated virtualenv works); with --sdm conda the job's environment comes first anyway.
@@ -40,20 +41,59 @@ def sample_rows():
     return [(r.patient_id, r.sample_id) for r in RUN.samples.itertuples()]
 
 
-def bam_of(wildcards):
+def bam_path(sample_id):
     """The sample's BAM: as given in samples.tsv, or the one `align` makes from its FASTQs."""
-    row = SAMPLES.loc[wildcards.sample]
+    row = SAMPLES.loc[sample_id]
     if isinstance(row["bam"], str) and row["bam"]:
         return row["bam"]
     return f"results/align/{row['patient_id']}/{row['sample_id']}.bam"
 
 
-def bai_of(wildcards):
+def bai_path(sample_id):
     from unlock_atlas.inputs.bamcheck import find_bam_index
 
-    bam = bam_of(wildcards)
+    bam = bam_path(sample_id)
     found = find_bam_index(bam) if Path(bam).exists() else None
     return str(found) if found else f"{bam}.bai"
+
+
+def bam_of(wildcards):
+    return bam_path(wildcards.sample)
+
+
+def bai_of(wildcards):
+    return bai_path(wildcards.sample)
+
+
+def patients():
+    return sorted(RUN.samples["patient_id"].unique())
+
+
+def patient_samples(patient):
+    return [r for r in RUN.samples.itertuples() if r.patient_id == patient]
+
+
+def patient_bams(wildcards):
+    return [bam_path(r.sample_id) for r in patient_samples(wildcards.patient)]
+
+
+def patient_bais(wildcards):
+    return [bai_path(r.sample_id) for r in patient_samples(wildcards.patient)]
+
+
+def calling_args(wildcards, input):
+    """`unlock-atlas call` sample arguments: --bams S=BAM ..., --normal S, --plasma S ... (quoted)."""
+    import shlex
+
+    rows = patient_samples(wildcards.patient)
+    words = ["--bams"] + [f"{r.sample_id}={b}" for r, b in zip(rows, input.bams)]
+    normals = [r.sample_id for r in rows if r.sample_type == "normal"]
+    if normals:
+        words += ["--normal", normals[0]]
+    plasma = [r.sample_id for r in rows if r.sample_type == "plasma"]
+    if plasma:
+        words += ["--plasma", *plasma]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def mem_from_input(base_mb, per_gb_mb):
