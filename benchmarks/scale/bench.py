@@ -1,7 +1,7 @@
 """Scale benchmark: DAG construction (``snakemake -n``) and atlas assembly, 100 → 1,000 patients.
 
     .venv/bin/python benchmarks/scale/bench.py --root /tmp/scale --sizes 100,300,1000 \
-        --out benchmarks/RESULTS_scale.md
+        --out /tmp/RESULTS_scale.md   # then merged into benchmarks/RESULTS.md
 
 Measured per cohort size N (N patients × 6 samples, :mod:`cohort`):
 
