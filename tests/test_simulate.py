@@ -431,3 +431,26 @@ def test_full_rerun_byte_identical(small_run: Path, tmp_path: Path, shared_data:
         assert (out / "config" / name).read_bytes() == (small_run / "config" / name).read_bytes()
     for b in sorted((small_run / "bams").glob("*.bam")):
         assert _record_hash(b) == _record_hash(out / "bams" / b.name), b.name
+
+
+def test_demo_plans_a_cdkn2a_homozygous_deletion(region_fasta: Path, mane_gtf: Path) -> None:
+    """UNL004 (melanoma) carries a homozygous CDKN2A deletion in every tumour sample: the gene's DNA
+    is then only the non-tumour share, ratio = 1 - tc, and no somatic allele can sit on it."""
+    from unlock_atlas.simulate.cohort import clonal_vaf, plan_cohort
+    from unlock_atlas.simulate.panelgenome import PanelGenome
+    from unlock_atlas.simulate.scenario import load_scenario
+
+    scn = load_scenario(SCENARIO)
+    raw = yaml.safe_load(SCENARIO.read_text())
+    tcs = {k: v.get("purity", v.get("tf", 0.0)) for k, v in
+           next(p for p in raw["patients"] if p["id"] == "UNL004")["samples"].items()}
+    genome = PanelGenome.load(region_fasta, mane_gtf, list(scn.panel_genes), scn.panel_padding)
+    plan = plan_cohort(scn, genome, "demo", 1)
+    for s in (s for s in plan.samples if s.patient_id == "UNL004"):
+        if s.key == "N":
+            assert s.gene_ratio("CDKN2A") == 1.0
+            continue
+        assert s.gene_cn["CDKN2A"] == 0
+        assert s.gene_ratio("CDKN2A") == pytest.approx(1 - tcs[s.key])
+        assert all(vaf == 0 for v, vaf in s.variants if v.gene == "CDKN2A" and v.origin == "somatic")
+    assert clonal_vaf(0.5, 1.0, min(1, 0.0), 0.0) == 0.0

@@ -143,3 +143,8 @@ from . import schema_variants as _variants  # noqa: E402
 
 TABLES["variants"] = _variants.SCHEMA
 SORT_KEYS["variants"] = _variants.SORT_KEYS
+
+from . import schema_copy_number as _copy_number  # noqa: E402
+
+TABLES["copy_number"] = _copy_number.SCHEMA
+SORT_KEYS["copy_number"] = _copy_number.SORT_KEYS

@@ -96,7 +96,7 @@ class CohortPlan:
     variants: dict[str, list[PlannedVariant]]   # per patient
 
 
-def clonal_vaf(tc: float, ccf: float, m: int, cn: float) -> float:
+def clonal_vaf(tc: float, ccf: float, m: float, cn: float) -> float:
     """Expected VAF of the clonal model (module docstring)."""
     denom = tc * cn + (1 - tc) * 2
     return tc * ccf * m / denom if denom > 0 else 0.0
@@ -270,10 +270,12 @@ def plan_cohort(scn: Scenario, genome: PanelGenome, cohort: str, seed: int) -> C
                                                     f"needs ccf {ccf:.3g} > 1 at tumour content {tc}",
                                                     "lower the VAF or raise the sample's purity/tf"))
                     else:
-                        vaf = clonal_vaf(tc, v.ccf.get(key, 0.0), v.mutant_copies, cn)
+                        # a tumour cannot carry more mutant copies than it has (0 in a homozygous deletion)
+                        vaf = clonal_vaf(tc, v.ccf.get(key, 0.0), min(v.mutant_copies, cn), cn)
                 plan.variants.append((pv, vaf))
             for pv, ccf in passengers:
-                plan.variants.append((pv, 0.0 if typ == "normal" else clonal_vaf(tc, ccf, 1, gene_cn.get(pv.gene, 2.0))))
+                pcn = gene_cn.get(pv.gene, 2.0)
+                plan.variants.append((pv, 0.0 if typ == "normal" else clonal_vaf(tc, ccf, min(1, pcn), pcn)))
             _check_groups(scn, plan, problems)
             samples.append(plan)
     if problems:

@@ -1,0 +1,122 @@
+"""``unlock-atlas copynumber {coverage,reference,call}``: copy number from panel depth.
+
+* ``coverage BAM --panel BED --fasta FA -o OUT.tsv`` — per-target fragment depth and GC.
+* ``reference NORMAL.tsv... -o REF.tsv`` — panel of normals (IDs from the file names
+  ``<sample_id>.targetcov.tsv`` or ``--ids``).
+* ``fusions BAM --genes GENES.tsv -o OUT.tsv`` — split-read / discordant-pair fusion events.
+* ``call COV.tsv --reference REF.tsv --sample-id S --patient-id P --sample-type T
+  [--purity X | --tumour-fraction X] -o PART.parquet [--targets OUT.cnr.tsv] [--plot OUT.png]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from ..errors import InputError, Problem
+
+logger = logging.getLogger(__name__)
+
+COVERAGE_SUFFIX = ".targetcov.tsv"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("copynumber", help="gene-level copy number from panel depth vs a panel of normals",
+                              description="Copy number from hybrid-capture panel depth (docs/copynumber.md).")
+    sub = p.add_subparsers(dest="cn_command", metavar="STEP", required=True)
+
+    c = sub.add_parser("coverage", help="per-target fragment depth of one BAM")
+    c.add_argument("bam", type=Path)
+    c.add_argument("--panel", type=Path, required=True, help="panel BED (results/reference/panel.bed)")
+    c.add_argument("--fasta", type=Path, required=True, help="reference FASTA (results/reference/genome.fa.gz)")
+    c.add_argument("-o", "--output", type=Path, required=True)
+    c.set_defaults(func=_coverage)
+
+    r = sub.add_parser("reference", help="panel of normals from the normals' coverage tables")
+    r.add_argument("coverages", type=Path, nargs="+", help=f"normals' <sample_id>{COVERAGE_SUFFIX} files")
+    r.add_argument("--ids", help="comma-separated sample IDs, in the order of the files (default: from file names)")
+    r.add_argument("-o", "--output", type=Path, required=True)
+    r.set_defaults(func=_reference)
+
+    k = sub.add_parser("call", help="gene-level log2 ratio, copy number and call of one sample")
+    k.add_argument("coverage", type=Path)
+    k.add_argument("--reference", type=Path, required=True)
+    k.add_argument("--sample-id", required=True)
+    k.add_argument("--patient-id", required=True)
+    k.add_argument("--sample-type", required=True, choices=["tissue", "plasma", "normal"])
+    k.add_argument("--purity", type=float, help="tissue purity (samples.tsv)")
+    k.add_argument("--tumour-fraction", type=float, help="plasma tumour fraction (ctDNA stage)")
+    k.add_argument("-o", "--output", type=Path, required=True, help="atlas part (.parquet)")
+    k.add_argument("--targets", type=Path, help="also write per-target log2 ratios (TSV)")
+    k.add_argument("--plot", type=Path, help="also write the gene-level log2 plot (PNG)")
+    k.set_defaults(func=_call)
+
+    f = sub.add_parser("fusions", help="fusions from split reads (SA) and discordant pairs of one BAM")
+    f.add_argument("bam", type=Path)
+    f.add_argument("--genes", type=Path, required=True, help="gene spans (results/reference/genes.tsv)")
+    f.add_argument("-o", "--output", type=Path, required=True, help="fusion events (TSV)")
+    f.set_defaults(func=_fusions)
+
+
+def _coverage(args: argparse.Namespace) -> int:
+    from .coverage import target_coverage, write_coverage
+
+    df = target_coverage(args.bam, args.panel, args.fasta)
+    write_coverage(df, args.output)
+    logger.info("%s: %d targets, median fragment depth %.1f -> %s", args.bam, len(df), df["depth"].median(), args.output)
+    return 0
+
+
+def _reference(args: argparse.Namespace) -> int:
+    from .coverage import read_coverage
+    from .normalise import build_reference, write_reference
+
+    if args.ids:
+        ids = args.ids.split(",")
+        if len(ids) != len(args.coverages):
+            raise InputError(Problem("--ids", f"{len(ids)} IDs for {len(args.coverages)} files", "give one ID per file"))
+    else:
+        ids = [p.name[: -len(COVERAGE_SUFFIX)] if p.name.endswith(COVERAGE_SUFFIX) else p.stem for p in args.coverages]
+    ref = build_reference({i: read_coverage(p) for i, p in zip(ids, args.coverages)})
+    write_reference(ref, str(args.output))
+    logger.info("reference from %d normals, %d/%d usable targets -> %s", len(ids), int(ref["usable"].sum()), len(ref),
+                args.output)
+    return 0
+
+
+def _call(args: argparse.Namespace) -> int:
+    from ..atlas.parts import write_part
+    from .sample import call_sample, plot_genes, write_targets
+
+    targets, genes = call_sample(args.coverage, args.reference, args.sample_id, args.patient_id, args.sample_type,
+                                 args.purity, args.tumour_fraction)
+    write_part(genes, "copy_number", args.output)
+    if args.targets:
+        write_targets(targets, args.targets)
+    if args.plot:
+        plot_genes(genes, targets, f"{args.sample_id} ({args.sample_type})", args.plot)
+    altered = genes[genes["call"].isin(["amplification", "deep_deletion", "gain", "loss"])]
+    logger.info("%s: %d genes, %s -> %s", args.sample_id, len(genes),
+                ", ".join(f"{g} {c}" for g, c in zip(altered["gene"], altered["call"])) or "all neutral", args.output)
+    return 0
+
+
+def _fusions(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .fusions import detect_fusions, write_fusions
+
+    try:
+        genes = pd.read_csv(args.genes, sep="\t", dtype={"chrom": str, "gene": str})
+    except FileNotFoundError:
+        raise InputError(Problem(str(args.genes), "gene table not found", "run `unlock-atlas prepare-reference`")) from None
+    missing = {"gene", "chrom", "start", "end"} - set(genes.columns)
+    if missing:
+        raise InputError(Problem(str(args.genes), f"missing columns {', '.join(sorted(missing))}",
+                                 "give results/reference/genes.tsv"))
+    regions = [(r.chrom, max(0, int(r.start) - 1), int(r.end)) for r in genes.itertuples()]
+    events = detect_fusions(args.bam, genes, regions)
+    write_fusions(events, args.output)
+    logger.info("%s: %d fusion event(s) -> %s", args.bam, len(events), args.output)
+    return 0

@@ -1,0 +1,108 @@
+# Copy number from panel depth (issue 5): per-sample target coverage -> panel of normals from all
+import pandas as pd
+
+# normals of the run -> per-sample gene-level log2 ratio / copy number / call (atlas part + plot).
+
+
+import pandas as pd
+
+# normals of the run (patient, sample): all of them form the pooled reference (panel of normals)
+CN_NORMALS = [(r.patient_id, r.sample_id) for r in RUN.samples.itertuples() if r.sample_type == "normal"]
+
+
+rule copynumber_coverage:
+    input:
+        bam=bam_of,
+        bai=bai_of,
+        panel=f"{REF_DIR}/panel.bed",
+        ref=f"{REF_DIR}/reference.json",
+    output:
+        "results/copynumber/{patient}/{sample}.targetcov.tsv",
+    params:
+        fasta=lambda wildcards: f"{REF_DIR}/genome.fa.gz",
+    log:
+        "logs/copynumber/{patient}/{sample}.coverage.log",
+    threads: 1
+    resources:
+        mem_mb=mem_from_input(1000, 200),
+        runtime=runtime_from_input(5, 20),
+    conda:
+        ENV
+    shell:
+        "unlock-atlas copynumber coverage {input.bam:q} --panel {input.panel:q} --fasta {params.fasta:q} "
+        "-o {output:q} > {log:q} 2>&1"
+
+
+rule copynumber_reference:
+    input:
+        [f"results/copynumber/{p}/{s}.targetcov.tsv" for p, s in CN_NORMALS],
+    output:
+        "results/copynumber/reference.tsv",
+    params:
+        ids=lambda wildcards: ",".join(s for _, s in CN_NORMALS),
+    log:
+        "logs/copynumber/reference.log",
+    threads: 1
+    resources:
+        mem_mb=mem_from_input(1000, 2000),
+        runtime=runtime_from_input(5, 10),
+    conda:
+        ENV
+    shell:
+        "unlock-atlas copynumber reference {input:q} --ids {params.ids:q} -o {output:q} > {log:q} 2>&1"
+
+
+rule copynumber_call:
+    input:
+        cov=lambda wildcards: f"results/copynumber/{SAMPLES.loc[wildcards.sample, 'patient_id']}/{wildcards.sample}.targetcov.tsv",
+        ref="results/copynumber/reference.tsv",
+    output:
+        # every output of a rule must carry the same wildcards, and the atlas part is keyed by sample
+        # only (stage contract), so the per-target ratios and the plot are too
+        part="results/tables/copy_number/{sample}.parquet",
+        targets="results/copynumber/samples/{sample}.cnr.tsv",
+        plot="results/copynumber/samples/{sample}.log2.png",
+    params:
+        patient=lambda wildcards: SAMPLES.loc[wildcards.sample, "patient_id"],
+        stype=lambda wildcards: SAMPLES.loc[wildcards.sample, "sample_type"],
+        # tumour content: tissue purity from samples.tsv; plasma has none until the ctDNA stage
+        tc=lambda wildcards: (
+            f"--purity {float(SAMPLES.loc[wildcards.sample, 'purity'])}"
+            if SAMPLES.loc[wildcards.sample, "sample_type"] == "tissue"
+            and not pd.isna(SAMPLES.loc[wildcards.sample, "purity"])
+            else ""
+        ),
+    log:
+        "logs/copynumber/samples/{sample}.call.log",
+    threads: 1
+    resources:
+        mem_mb=mem_from_input(1500, 2000),
+        runtime=runtime_from_input(5, 10),
+    conda:
+        ENV
+    shell:
+        "unlock-atlas copynumber call {input.cov:q} --reference {input.ref:q} --sample-id {wildcards.sample:q} "
+        "--patient-id {params.patient:q} --sample-type {params.stype:q} {params.tc} "
+        "-o {output.part:q} --targets {output.targets:q} --plot {output.plot:q} > {log:q} 2>&1"
+
+
+rule copynumber_fusions:
+    input:
+        bam=bam_of,
+        bai=bai_of,
+        genes=f"{REF_DIR}/genes.tsv",
+    output:
+        "results/copynumber/{patient}/{sample}.fusions.tsv",
+    log:
+        "logs/copynumber/{patient}/{sample}.fusions.log",
+    threads: 1
+    resources:
+        mem_mb=mem_from_input(1000, 200),
+        runtime=runtime_from_input(5, 20),
+    conda:
+        ENV
+    shell:
+        "unlock-atlas copynumber fusions {input.bam:q} --genes {input.genes:q} -o {output:q} > {log:q} 2>&1"
+
+
+TABLE_PARTS["copy_number"] = [f"results/tables/copy_number/{s}.parquet" for _, s in sample_rows()]
