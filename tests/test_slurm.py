@@ -200,7 +200,8 @@ def test_slurm_atlas_equals_local_atlas(slurm, small_cohort, tmp_path):
     assert {"patients.parquet", "samples.parquet"} <= set(names)
     for name in names:
         a, b = pq.read_table(local / "atlas" / name), pq.read_table(slurm_copy / "atlas" / name)
-        assert a.num_rows > 0, name
+        # tables of stages not yet in the workflow are written empty (full schema) by both runs
+        assert a.num_rows > 0 or name not in {"patients.parquet", "samples.parquet"}, name
         assert a.equals(b, check_metadata=True), name
     assert pq.read_table(slurm_copy / "atlas" / "samples.parquet").num_rows == len(sheet)
     m_local = json.loads((local / "atlas" / "manifest.json").read_text())
