@@ -15,8 +15,9 @@ rule atlas:
         "logs/atlas/atlas.log",
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        # measured: 173 MiB / 4.8 s for 1,000 patients x 6 samples (benchmarks/RESULTS.md, Scale)
+        mem_mb=lambda wildcards, input: 1000 + len(input.qc) // 4,
+        runtime=lambda wildcards, input: 10 + len(input.qc) // 600,
     conda:
         ENV
     shell:

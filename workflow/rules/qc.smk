@@ -12,7 +12,7 @@ rule qc:
         "logs/qc/{patient}/{sample}.log",
     threads: 1
     resources:
-        mem_mb=1500,
+        mem_mb=mem_from_input(1000, 100),
         runtime=runtime_from_input(5, 30),
     conda:
         ENV

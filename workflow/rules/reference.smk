@@ -18,8 +18,8 @@ rule prepare_reference:
         "logs/reference/prepare_reference.log",
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=mem_from_input(1500, 1000),
+        runtime=runtime_from_input(10, 10),
     conda:
         ENV
     shell:
