@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "unlock_atlas.calling._cli",     # call
     "unlock_atlas.annotation._cli",  # annotate
     "unlock_atlas.copynumber._cli",  # copynumber
+    "unlock_atlas.singlecell._cli",  # sc
     "unlock_atlas.atlas._cli",       # atlas
 ]
 

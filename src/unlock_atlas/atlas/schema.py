@@ -148,3 +148,13 @@ from . import schema_copy_number as _copy_number  # noqa: E402
 
 TABLES["copy_number"] = _copy_number.SCHEMA
 SORT_KEYS["copy_number"] = _copy_number.SORT_KEYS
+
+from . import schema_sc_composition as _sc_composition  # noqa: E402
+
+TABLES["sc_composition"] = _sc_composition.SCHEMA
+SORT_KEYS["sc_composition"] = _sc_composition.SORT_KEYS
+
+from . import schema_sc_programs as _sc_programs  # noqa: E402
+
+TABLES["sc_programs"] = _sc_programs.SCHEMA
+SORT_KEYS["sc_programs"] = _sc_programs.SORT_KEYS

@@ -1,0 +1,122 @@
+"""Must-show tests of the single-cell stage (issue 7): real PBMC labels, malignant F1, programme shifts.
+
+Slow (each runs the whole per-sample pipeline incl. UMAP / scrublet JIT compilation).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import anndata
+import numpy as np
+import pandas as pd
+import pytest
+import scanpy as sc
+
+from unlock_atlas.singlecell import annotate
+from unlock_atlas.singlecell.simulate import simulate_sample
+
+pytestmark = pytest.mark.slow
+
+
+def _bulk_to_type(label: str) -> str | None:
+    """Truth mapping of pbmc68k_reduced bulk_labels (FACS-sorted populations, Zheng 2017) to our types;
+    Dendritic and CD34+ are outside the evaluated set (issue 7)."""
+    if "T" in label and ("CD4" in label or "CD8" in label):
+        return "T cell"
+    return {"CD14+ Monocyte": "myeloid", "CD19+ B": "B cell", "CD56+ NK": "NK cell"}.get(label)
+
+
+def test_pbmc68k_marker_labels_agree_with_bulk_labels():
+    raw = sc.datasets.pbmc68k_reduced()
+    ad = annotate(raw, seed=0, source="pbmc68k_reduced")
+    assert ad.uns["unlock_sc"]["qc"]["input_kind"] == "scaled_with_raw"  # detected and said
+    truth = raw.obs["bulk_labels"].astype(str).loc[ad.obs_names].map(_bulk_to_type)
+    ok = truth.notna()
+    assert ok.sum() == 385  # 129 mono + 95 B + 31 NK + 130 CD4/CD8 T in the bundled data
+    agree = (ad.obs["cell_type"].astype(str)[ok] == truth[ok]).mean()
+    assert agree >= 0.80, f"agreement {agree:.3f}"
+    assert ad.uns["unlock_sc"]["malignant"]["status"] == "skipped"  # no gene positions in this dataset
+    assert ad.obs["malignant"].isna().all()
+
+
+@pytest.fixture(scope="module")
+def pair():
+    """One patient's baseline and progression biopsies (same copy-number clone), annotated."""
+    out = {}
+    for i, tp in enumerate(("baseline", "progression")):
+        sim = simulate_sample(2500, seed=10 + i, patient_seed=7, timepoint=tp, sample_id=f"P7-{tp}")
+        out[tp] = (sim, annotate(sim, seed=0, source=tp))
+    return out
+
+
+def _f1(truth: np.ndarray, pred: np.ndarray) -> float:
+    tp = (truth & pred).sum()
+    return 2 * tp / (2 * tp + (~truth & pred).sum() + (truth & ~pred).sum())
+
+
+@pytest.mark.parametrize("tp", ["baseline", "progression"])
+def test_malignant_calls_f1(pair, tp):
+    sim, ad = pair[tp]
+    obs = ad.obs
+    single = ~obs["true_doublet"].to_numpy()  # doublets have no single truth
+    truth = obs["true_malignant"].to_numpy(bool)[single]
+    pred = obs["malignant"].fillna(False).to_numpy(bool)[single]
+    naive = (obs["cell_type"].astype(str) == "epithelial").to_numpy()[single]
+    non_mal_epi = ((sim.obs.true_cell_type == "epithelial") & ~sim.obs.true_malignant).mean()
+    assert non_mal_epi >= 0.10
+    assert _f1(truth, naive) < 0.9  # "epithelial = malignant" is not enough on these data
+    assert _f1(truth, pred) >= 0.9
+
+
+def test_programme_scores_higher_at_progression(pair):
+    from scipy.stats import mannwhitneyu
+
+    cols = ["score_persister", "score_emt_partial", "score_neuroendocrine", "score_ifng_6"]
+    mal = {tp: ad.obs.loc[ad.obs["malignant"].fillna(False).to_numpy(bool), cols] for tp, (_, ad) in pair.items()}
+    for col in ["score_persister", "score_emt_partial"]:  # planted x3 in malignant cells at progression
+        prog, base = mal["progression"][col], mal["baseline"][col]
+        assert prog.mean() - base.mean() > 0.1
+        assert mannwhitneyu(prog, base, alternative="greater").pvalue < 1e-10
+    for col in ["score_neuroendocrine", "score_ifng_6"]:  # not planted: no meaningful shift
+        assert abs(mal["progression"][col].mean() - mal["baseline"][col].mean()) < 0.05
+
+
+def test_cli_annotate_writes_obs_columns(tmp_path):
+    sim = simulate_sample(600, seed=3, patient_seed=1, n_genes=2000)
+    anndata.settings.allow_write_nullable_strings = True
+    inp = tmp_path / "in.h5ad"
+    sim.write_h5ad(inp)
+    out = tmp_path / "out.h5ad"
+    r = subprocess.run([sys.executable, "-c", "import sys; from unlock_atlas.singlecell._cli import register; "
+                        "import argparse; p=argparse.ArgumentParser(); register(p.add_subparsers()); "
+                        "a=p.parse_args(sys.argv[1:]); sys.exit(a.func(a))",
+                        "sc", "annotate", str(inp), "-o", str(out), "--plots", str(tmp_path / "plots")],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "input counts_X" in r.stdout
+    ad = anndata.read_h5ad(out)
+    for col in ["cell_type", "malignant", "leiden", "score_mpas", "score_persister", "score_emt_partial",
+                "score_neuroendocrine", "score_ifng_6", "score_antigen_presentation"]:
+        assert col in ad.obs.columns
+    assert "X_umap" in ad.obsm and (tmp_path / "plots" / "umap_cell_type.png").stat().st_size > 1000
+    assert pd.api.types.is_bool_dtype(ad.obs["malignant"].dtype) or ad.obs["malignant"].dtype == "boolean"
+
+
+def test_cohort_harmony_mixes_samples_and_keeps_annotations(pair):
+    from unlock_atlas.singlecell.cohort import integrate
+
+    samples = {tp: ad for tp, (_, ad) in pair.items()}
+    co = integrate(samples, {tp: tp for tp in samples}, seed=0)
+    assert co.n_obs == sum(a.n_obs for a in samples.values())
+    assert co.uns["unlock_sc_cohort"]["batch_correction"] == "harmony"
+    # per-sample annotations are carried unchanged
+    for tp, ad in samples.items():
+        sub = co.obs[co.obs.sample_id == tp]
+        assert (sub["cell_type"].astype(str).to_numpy() == ad.obs["cell_type"].astype(str).to_numpy()).all()
+    # same cell types from the two biopsies share cohort clusters: most T cells of both samples sit in
+    # clusters holding cells of both samples
+    t = co.obs[co.obs["cell_type"].astype(str) == "T cell"]
+    mixed = t.groupby("leiden_cohort", observed=True)["sample_id"].nunique()
+    assert t["leiden_cohort"].map(mixed).eq(2).mean() > 0.8
