@@ -24,10 +24,20 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/reference.smk"
 include: "workflow/rules/align.smk"
 include: "workflow/rules/qc.smk"
+include: "workflow/rules/calling.smk"
+include: "workflow/rules/copynumber.smk"
+include: "workflow/rules/singlecell.smk"
+include: "workflow/rules/classify.smk"
 include: "workflow/rules/atlas.smk"
+include: "workflow/rules/export.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
         ATLAS_DIR,
+        FUSION_CALLS,
+        SC_COHORT,
+        EXPORT_OUTPUTS,
+        REPORT_DIR,

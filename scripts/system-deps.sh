@@ -2,17 +2,24 @@
 # Install the Debian packages the test suite needs (run by `make test`).
 # As root: installs them with apt-get. Otherwise: prints the command to run and fails.
 set -euo pipefail
-# One place to list them. Each line: package  command-that-proves-it-is-installed
+# One place to list them. Each line: package  command (or absolute file) that proves it is installed
+#   slurm*/munge: the single-node SLURM test; chromium + fonts: the report's headless-browser test
 read -r -d '' PACKAGES <<'LIST' || true
 slurmctld slurmctld
 slurmd slurmd
 slurm-client sinfo
 munge munged
+chromium chromium
+fonts-dejavu-core /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 LIST
 missing=()
 while read -r pkg probe; do
   [ -z "${pkg:-}" ] && continue
-  command -v "$probe" >/dev/null 2>&1 || missing+=("$pkg")
+  if [[ "$probe" == /* ]]; then
+    [ -e "$probe" ] || missing+=("$pkg")
+  else
+    command -v "$probe" >/dev/null 2>&1 || missing+=("$pkg")
+  fi
 done <<<"$PACKAGES"
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

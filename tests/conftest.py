@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -50,10 +51,14 @@ def demo_run(tmp_path_factory) -> Path:
 
     Slow tests share it. Returns the run directory (holding config/, bams/, truth/, results/).
     """
+    reuse = os.environ.get("UNLOCK_ATLAS_TEST_DEMO_RUN")
+    if reuse:  # developers: point at a finished demo run to iterate on the slow tests (never set in CI)
+        return Path(reuse)
     run = tmp_path_factory.mktemp("demo_run")
     sim = run_cmd([BIN / "unlock-atlas", "simulate", "--out", run, "--seed", "1", "--cohort", "demo", "--threads", "2"])
     assert sim.returncode == 0, sim.stdout + sim.stderr
     smk = run_cmd([BIN / "snakemake", "-s", REPO / "Snakefile", "--directory", run,
-                   "--configfile", run / "config" / "config.yaml", "--cores", "2"], cwd=tmp_path_factory.getbasetemp())
+                   "--configfile", run / "config" / "config.yaml", "--cores", "2"], cwd=tmp_path_factory.getbasetemp(),
+                  timeout=3000)
     assert smk.returncode == 0, smk.stdout[-5000:] + smk.stderr[-10000:]
     return run

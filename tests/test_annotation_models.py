@@ -106,8 +106,9 @@ def test_indels(toy, strand):
 
 
 def test_vcf_roundtrip(toy, tmp_path):
-    """CSQ header ends with VEP's field list; IDs, FILTER and other INFO are kept; multi-allelic
-    records get one CSQ entry per ALT; VEP escapes '=' in HGVSp as %3D."""
+    """CSQ header ends with VEP's field list; IDs, FILTER and other INFO are kept; a multi-allelic
+    record is split into one record per ALT (bcftools norm -m -any), each with its CSQ; VEP
+    escapes '=' in HGVSp as %3D."""
     ann = toy[0]
     vcf = tmp_path / "in.vcf"
     vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=60>\n"
@@ -123,10 +124,11 @@ def test_vcf_roundtrip(toy, tmp_path):
         assert desc.endswith("Format: Allele|Consequence|SYMBOL|Gene|Feature|HGVSc|HGVSp|HGVSp_Short|EXON|INTRON|"
                              "Protein_position|Amino_acids|Codons")
         recs = list(vf)
-    assert [r.id for r in recs] == ["rsK2", "stop"] and recs[0].info["DP"] == 10 and list(recs[1].filter) == ["q10"]
-    csq0 = [e.split("|") for e in recs[0].info["CSQ"]]
+    assert [r.id for r in recs] == ["rsK2", "rsK2", "stop"] and [r.alts for r in recs[:2]] == [("T",), ("C",)]
+    assert recs[0].info["DP"] == recs[1].info["DP"] == 10 and list(recs[2].filter) == ["q10"]
+    csq0 = [recs[i].info["CSQ"][0].split("|") for i in (0, 1)]
     assert [(e[0], e[1], e[7]) for e in csq0] == [("T", "stop_gained", "p.K2*"), ("C", "missense_variant", "p.K2Q")]
-    assert recs[1].info["CSQ"][0].split("|")[6] == "TX1:p.Ter6%3D"
+    assert recs[2].info["CSQ"][0].split("|")[6] == "TX1:p.Ter6%3D"
     assert (tmp_path / "out.vcf.gz.tbi").exists()
     rows = (tmp_path / "o.tsv").read_text().splitlines()
     assert len(rows) == 4 and rows[1].split("\t")[:5] == ["chr1", "17", "rsK2", "A", "T"]

@@ -7,7 +7,6 @@ and checks it against the simulator's truth/copy_number.tsv.
 
 from __future__ import annotations
 
-import argparse
 import math
 from pathlib import Path
 
@@ -15,9 +14,7 @@ import numpy as np
 import pandas as pd
 import pysam
 import pytest
-from conftest import BIN, DEMO_PANEL_GENES, run_cmd
 
-from unlock_atlas.copynumber import _cli
 from unlock_atlas.copynumber.coverage import target_coverage
 from unlock_atlas.copynumber.genes import call_gene, cn_to_log2, log2_to_cn, weighted_median
 from unlock_atlas.copynumber.normalise import rolling_median
@@ -101,73 +98,8 @@ def test_weighted_and_rolling_median() -> None:
     assert abs(fit[50] - 0.5) < 0.02
 
 
-def _cli_run(argv: list[str]) -> int:
-    p = argparse.ArgumentParser()
-    _cli.register(p.add_subparsers())
-    args = p.parse_args(argv)
-    return args.func(args)
-
-
-@pytest.mark.slow
-def test_cohort_met_amplification_cdkn2a_deep_deletion_and_no_false_amplification(tmp_path: Path, region_fasta: Path,
-                                                                                 mane_gtf: Path, monkeypatch) -> None:
-    """Patients UNL001, UNL002 (the small cohort) and UNL004 of the demo scenario, simulated at the
-    small cohort's depths: the planted MET amplification of UNL002 progression tissue is called with
-    copy number within ±30 % of truth, the planted CDKN2A homozygous deletion of UNL004 is called
-    deep_deletion in both tissues, and no copy-neutral gene (truth CN 2) is called amplified in any
-    sample (truth: truth/copy_number.tsv written by the simulator)."""
-    import yaml
-
-    from unlock_atlas.atlas import schema
-    from unlock_atlas.atlas import schema_copy_number as cn_schema
-    from unlock_atlas.simulate.run import simulate_cohort
-
-    monkeypatch.setitem(schema.TABLES, "copy_number", cn_schema.SCHEMA)
-    monkeypatch.setitem(schema.SORT_KEYS, "copy_number", cn_schema.SORT_KEYS)
-    from unlock_atlas.simulate.scenario import default_scenario_path
-
-    scn = yaml.safe_load(default_scenario_path().read_text())
-    scn["cohorts"]["cntest"] = {"patients": ["UNL001", "UNL002", "UNL004"], "depth": scn["cohorts"]["small"]["depth"]}
-    scn_path = tmp_path / "scenario.yaml"
-    scn_path.write_text(yaml.safe_dump(scn, sort_keys=False))
-    run = tmp_path / "run"
-    simulate_cohort(run, 1, cohort="cntest", threads=2, scenario=scn_path)
-    ref = tmp_path / "ref"
-    prep = run_cmd([BIN / "unlock-atlas", "prepare-reference", "--fasta", region_fasta, "--gtf", mane_gtf,
-                    "--outdir", ref, "--panel-genes", ",".join(DEMO_PANEL_GENES)])
-    assert prep.returncode == 0, prep.stderr
-    samples = pd.read_csv(run / "config" / "samples.tsv", sep="\t")
-    truth = pd.read_csv(run / "truth" / "copy_number.tsv", sep="\t")
-    cov = tmp_path / "cov"
-    for s in samples.itertuples():
-        assert _cli_run(["copynumber", "coverage", str(run / s.bam), "--panel", str(ref / "panel.bed"),
-                         "--fasta", str(ref / "genome.fa.gz"), "-o", str(cov / f"{s.sample_id}.targetcov.tsv")]) == 0
-    normals = [str(cov / f"{s}.targetcov.tsv") for s in samples[samples.sample_type == "normal"].sample_id]
-    assert _cli_run(["copynumber", "reference", *normals, "-o", str(tmp_path / "reference.tsv")]) == 0
-    rows = []
-    for s in samples.itertuples():
-        tc = truth[truth.sample_id == s.sample_id].tumour_content.iloc[0]
-        extra = {"tissue": ["--purity", str(s.purity)], "plasma": ["--tumour-fraction", str(tc)], "normal": []}[s.sample_type]
-        part = tmp_path / "parts" / f"{s.sample_id}.parquet"
-        assert _cli_run(["copynumber", "call", str(cov / f"{s.sample_id}.targetcov.tsv"), "--reference",
-                         str(tmp_path / "reference.tsv"), "--sample-id", s.sample_id, "--patient-id", s.patient_id,
-                         "--sample-type", s.sample_type, *extra, "-o", str(part),
-                         "--plot", str(tmp_path / f"{s.sample_id}.png")]) == 0
-        rows.append(pd.read_parquet(part))
-    got = pd.concat(rows).merge(truth, on=["sample_id", "gene"], suffixes=("", "_truth"))
-    assert len(got) == len(samples) * len(DEMO_PANEL_GENES) == 18 * 17
-    met = got[(got.sample_id == "UNL002-T-PD") & (got.gene == "MET")].iloc[0]
-    assert met.tumour_copy_number == 10
-    assert met.call == "amplification"
-    assert abs(met.copy_number - 10) <= 3.0
-    for sid in ("UNL004-T-BL", "UNL004-T-PD"):
-        cd = got[(got.sample_id == sid) & (got.gene == "CDKN2A")].iloc[0]
-        assert cd.tumour_copy_number == 0
-        assert cd.call == "deep_deletion", cd
-    neutral = got[got.tumour_copy_number == 2]
-    assert not (neutral.call == "amplification").any(), neutral[neutral.call == "amplification"]
-    assert not (neutral.call == "deep_deletion").any(), neutral[neutral.call == "deep_deletion"]
-    assert (tmp_path / "UNL002-T-PD.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+# The cohort-level Must-show (MET amplification, CDKN2A deep deletion, no false amplification) runs on
+# the shared demo run: tests/test_demo_copynumber.py.
 
 
 def _synthetic_cov(rng: np.random.Generator, factor: np.ndarray, gc: np.ndarray, length: np.ndarray,

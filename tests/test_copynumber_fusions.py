@@ -1,16 +1,22 @@
 """Fusion detection from split reads (SA tag) and discordant pairs on a hand-built BAM whose
 chimeric molecules are planted at known junctions (ALK with SOS1 standing in for EML4, which has
-no sequence in the shared data)."""
+no sequence in the shared data), and on the demo scenario's simulator-planted PTEN-RET fusion."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pandas as pd
 import pysam
+import pytest
+import yaml
+from scipy.stats import binom
 
+from unlock_atlas.cli import main
 from unlock_atlas.copynumber.fusions import detect_fusions
 from unlock_atlas.reference.genome import grch38_chromosomes
+from unlock_atlas.reference.prepare import prepare_reference
 from unlock_atlas.reference.transcripts import mane_by_gene
 
 ALK_BP = 29_223_700      # last ALK base of the junction (1-based)
@@ -93,3 +99,83 @@ def test_fusions_cli_finds_nothing_without_chimeras_and_rejects_a_bad_gene_table
     genes.write_text("gene\tchrom\n")
     with pytest.raises(InputError, match="missing columns end, start"):
         a.func(a)
+
+
+# --- the demo scenario's planted fusion, found by `unlock-atlas copynumber fusions` ----------------
+ROOT = Path(__file__).resolve().parents[1]
+SEED = 7
+SIMULATED = ["UNL001-T-PD", "UNL001-T-BL", "UNL001-N", "UNL001-P-PD"]
+
+
+@pytest.fixture(scope="module")
+def fusion_run(tmp_path_factory, shared_data: Path, region_fasta: Path, mane_gtf: Path) -> tuple[Path, Path]:
+    """UNL001 (acquired PTEN-RET fusion at progression) simulated in the small cohort, and a
+    reference prepared with the simulator's extra baits (RET intron 11)."""
+    from unlock_atlas.simulate import simulate_cohort
+
+    run = tmp_path_factory.mktemp("fusion_sim") / "run"
+    simulate_cohort(run, SEED, cohort="small", threads=2, data_dir=shared_data, only_samples=SIMULATED)
+    genes = yaml.safe_load((run / "config" / "config.yaml").read_text())["reference"]["panel_genes"]
+    ref = prepare_reference(region_fasta, mane_gtf, run / "ref", panel_genes=genes,
+                            panel_extra_bed=run / "config" / "panel_extra.bed")
+    return run, ref.genes
+
+
+def _fusions(run: Path, genes: Path, sid: str) -> pd.DataFrame:
+    out = run / f"{sid}.fusions.tsv"
+    assert main(["copynumber", "fusions", str(run / "bams" / f"{sid}.bam"), "--genes", str(genes), "-o", str(out)]) == 0
+    return pd.read_csv(out, sep="\t")
+
+
+def _wild_type_spanning(bam: Path, chrom: str, pos: int, flank: int = 30) -> int:
+    """Unique proper-pair templates covering ``flank`` bases on both sides of the junction before
+    ``pos`` (the unrearranged molecules that could have shown it)."""
+    n = 0
+    with pysam.AlignmentFile(str(bam)) as fh:
+        for r in fh.fetch(chrom, pos - 1000, pos + 1000):
+            if r.is_read1 and r.is_proper_pair and not r.is_duplicate and r.template_length != 0:
+                s = min(r.reference_start, r.next_reference_start)
+                e = s + abs(r.template_length)
+                n += s <= pos - 1 - flank and e >= pos - 1 + flank
+    return n
+
+
+def test_planted_fusion_found_with_partners_breakpoints_and_support(fusion_run: tuple[Path, Path]) -> None:
+    run, genes = fusion_run
+    raw = next(p for p in yaml.safe_load((ROOT / "resources" / "demo_cohort.yaml").read_text())["patients"]
+               if p["id"] == "UNL001")
+    fus = raw["fusions"][0]
+    with open(run / "truth" / "fusions.tsv") as fh:
+        truth = {r["sample_id"]: r for r in csv.DictReader(fh, delimiter="\t")}
+    # the panel prepared with the extra baits tiles the RET breakpoint intron
+    bed = pd.read_csv(genes.parent / "panel.bed", sep="\t", header=None, names=["chrom", "start", "end", "name"])
+    assert ((bed.chrom == fus["chrom3"]) & (bed.start < fus["pos3"]) & (bed.end >= fus["pos3"]) & (bed.name == "RET")).any()
+
+    got = _fusions(run, genes, "UNL001-T-PD")
+    assert len(got) == 1, got
+    ev = got.iloc[0]
+    ends = {(ev.chrom_a, ev.gene_a): int(ev.pos_a), (ev.chrom_b, ev.gene_b): int(ev.pos_b)}
+    assert set(ends) == {(fus["chrom5"], fus["gene5"]), (fus["chrom3"], fus["gene3"])}
+    assert abs(ends[(fus["chrom5"], fus["gene5"])] - fus["pos5"]) <= 3
+    assert abs(ends[(fus["chrom3"], fus["gene3"])] - fus["pos3"]) <= 3
+    assert ev.breakpoint_source == "split_reads" and ev.split_reads >= 5 and ev.discordant_pairs >= 1
+    # read support vs the planted fraction: among molecules with >= 30 bases on both sides of the RET
+    # junction, a fraction tc * ccf / 2 (clonal model, one rearranged allele; purity and ccf from the
+    # scenario) is chimeric; the few chimeras captured at the PTEN side (no bait there) add to it
+    f3 = raw["samples"]["T-PD"]["purity"] * fus["ccf"]["T-PD"] / 2
+    wt = _wild_type_spanning(run / "bams" / "UNL001-T-PD.bam", fus["chrom3"], fus["pos3"])
+    n = wt + int(ev.fragments)
+    lo, hi = binom.interval(0.999, n, f3)
+    assert lo <= ev.fragments <= hi + 3, (ev.fragments, wt, f3)
+    # ... and equals the simulator's count of detectable chimeric molecules (markdup may merge a pair)
+    assert int(truth["UNL001-T-PD"]["detectable_molecules"]) - 2 <= ev.fragments <= int(
+        truth["UNL001-T-PD"]["detectable_molecules"])
+
+    for sid in ("UNL001-T-BL", "UNL001-N"):   # not planted: nothing found
+        assert len(_fusions(run, genes, sid)) == 0, sid
+    # plasma at tf 0.08: reported when >= 3 detectable molecules were planted, with the same partners
+    pp = _fusions(run, genes, "UNL001-P-PD")
+    if int(truth["UNL001-P-PD"]["detectable_molecules"]) >= 3:
+        assert len(pp) == 1 and {pp.iloc[0].gene_a, pp.iloc[0].gene_b} == {"PTEN", "RET"}
+    else:
+        assert len(pp) == 0

@@ -23,7 +23,7 @@ from scipy.stats import binom
 from unlock_atlas.cli import main
 from unlock_atlas.errors import InputError
 from unlock_atlas.reference.genome import RegionLift
-from unlock_atlas.reference.panel import panel_from_gtf
+from unlock_atlas.reference.panel import add_extra_targets, panel_from_gtf, read_bed
 from unlock_atlas.reference.transcripts import mane_by_gene
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,6 +150,14 @@ def _check_vafs(run: Path, samples: set[str] | None = None) -> int:
     return len(rows)
 
 
+def _run_panel(run: Path, mane_gtf: Path) -> list:
+    """The run's panel as prepare-reference builds it: MANE CDS ± 20 of the configured genes plus
+    the extra baits the simulator wrote to config/panel_extra.bed."""
+    genes = yaml.safe_load((run / "config" / "config.yaml").read_text())["reference"]["panel_genes"]
+    extra = run / "config" / "panel_extra.bed"
+    return add_extra_targets(panel_from_gtf(mane_gtf, genes, 20), read_bed(extra) if extra.is_file() else [])
+
+
 # --- tests ---------------------------------------------------------------------------------------
 def test_sheets_and_config(small_run: Path) -> None:
     samples = (small_run / "config" / "samples.tsv").read_bytes()
@@ -231,8 +239,8 @@ def test_duplicates_fragment_lengths_and_on_target(small_run: Path, mane_gtf: Pa
     configured = {"plasma": 0.15, "tissue": 0.08, "normal": 0.08}
     types = {r["sample_id"]: r["sample_type"] for r in _tsv(small_run / "config" / "samples.tsv")}
     bed = tmp_path / "panel.bed"
-    genes = yaml.safe_load((small_run / "config" / "config.yaml").read_text())["reference"]["panel_genes"]
-    bed.write_text("".join(f"{i.chrom}\t{i.start}\t{i.end}\n" for i in panel_from_gtf(mane_gtf, genes, 20)))
+    panel = _run_panel(small_run, mane_gtf)
+    bed.write_text("".join(f"{i.chrom}\t{i.start}\t{i.end}\n" for i in panel))
     for sid in ("UNL001-P-BL", "UNL002-T-BL", "UNL001-N"):
         b = str(small_run / "bams" / f"{sid}.bam")
         total = int(pysam.samtools.view("-c", b))
@@ -251,7 +259,7 @@ def test_duplicates_fragment_lengths_and_on_target(small_run: Path, mane_gtf: Pa
         on = 0
         for chrom, iv in frags.items():
             f = np.array(iv)
-            t = np.array([(i.start, i.end) for i in panel_from_gtf(mane_gtf, genes, 20) if i.chrom == chrom])
+            t = np.array([(i.start, i.end) for i in panel if i.chrom == chrom])
             k = np.searchsorted(t[:, 0], f[:, 1], "left") - 1   # last target starting before the fragment end
             on += int(np.count_nonzero((k >= 0) & (t[np.maximum(k, 0), 1] > f[:, 0])))
         # ~17 % of fragments are drawn off target (configured), the rest overlap a target
@@ -329,12 +337,15 @@ def test_ref_bases_match_grch38(small_run: Path, lift_fasta, mane_gtf: Path) -> 
 
 def test_truth_tables_consistent(small_run: Path) -> None:
     mech = _tsv(small_run / "truth" / "mechanisms.tsv")
-    assert [(m["patient_id"], m["class"], m["subclass"], m["gene"]) for m in mech] == [
-        ("UNL001", "on_target", "ON_TARGET_MUT", "EGFR"), ("UNL002", "bypass", "BYPASS_RTK", "MET")]
+    got = {(m["patient_id"], m["class"], m["subclass"], m["gene"]): m for m in mech}
+    assert set(got) >= {("UNL001", "on_target", "ON_TARGET_MUT", "EGFR"), ("UNL001", "bypass", "BYPASS_RTK", "RET"),
+                        ("UNL002", "bypass", "BYPASS_RTK", "MET")}
     days = {(r["patient_id"], r["timepoint"], r["sample_type"]): int(r["collection_day"])
             for r in _tsv(small_run / "config" / "samples.tsv")}
-    assert int(mech[0]["first_plasma_day"]) == days[("UNL001", "on_treatment", "plasma")]   # molecular progression
-    assert int(mech[1]["first_plasma_day"]) == days[("UNL002", "progression", "plasma")]
+    first = {k[0] + k[3]: int(m["first_plasma_day"]) for k, m in got.items()}
+    assert first["UNL001EGFR"] == days[("UNL001", "on_treatment", "plasma")]   # molecular progression
+    assert first["UNL001RET"] == days[("UNL001", "progression", "plasma")]     # the fusion only at progression
+    assert first["UNL002MET"] == days[("UNL002", "progression", "plasma")]
     assert all(m["citation"] for m in mech)
     rows = _tsv(small_run / "truth" / "variants.tsv")
     c797s = {r["sample_id"]: float(r["expected_vaf"]) for r in rows if r["hgvsp_short"] == "p.C797S"}
@@ -376,9 +387,7 @@ def test_other_seed_differs(small_run: Path, shared_data: Path) -> None:
     from unlock_atlas.simulate.scenario import load_scenario
 
     scn = load_scenario()
-    genome = PanelGenome.load(shared_data / "reference_grch38" / "panel_genes.GRCh38.fa",
-                              shared_data / "transcripts_grch38" / "panel_mane_select.GRCh38.gtf",
-                              list(scn.panel_genes), scn.panel_padding)
+    genome = PanelGenome.for_scenario(shared_data, scn)
     sites = {s: {(v.allele.pos, v.allele.alt) for v in plan_cohort(scn, genome, "small", s).variants["UNL001"]}
              for s in (SEED, SEED + 1)}
     assert sites[SEED] != sites[SEED + 1]
@@ -425,16 +434,16 @@ def test_full_rerun_byte_identical(small_run: Path, tmp_path: Path, shared_data:
     out = tmp_path / "again"
     assert main(["simulate", "--out", str(out), "--seed", str(SEED), "--cohort", "small", "--threads", "1",
                  "--data-dir", str(shared_data)]) == 0
-    for name in ("variants.tsv", "copy_number.tsv", "mechanisms.tsv"):
+    for name in ("variants.tsv", "copy_number.tsv", "fusions.tsv", "mechanisms.tsv"):
         assert (out / "truth" / name).read_bytes() == (small_run / "truth" / name).read_bytes()
-    for name in ("config.yaml", "samples.tsv", "patients.tsv"):
+    for name in ("config.yaml", "samples.tsv", "patients.tsv", "panel_extra.bed"):
         assert (out / "config" / name).read_bytes() == (small_run / "config" / name).read_bytes()
     for b in sorted((small_run / "bams").glob("*.bam")):
         assert _record_hash(b) == _record_hash(out / "bams" / b.name), b.name
 
 
 def test_demo_plans_a_cdkn2a_homozygous_deletion(region_fasta: Path, mane_gtf: Path) -> None:
-    """UNL004 (melanoma) carries a homozygous CDKN2A deletion in every tumour sample: the gene's DNA
+    """UNL004 (BRAF V600E NSCLC) carries a homozygous CDKN2A deletion in every tumour sample: the gene's DNA
     is then only the non-tumour share, ratio = 1 - tc, and no somatic allele can sit on it."""
     from unlock_atlas.simulate.cohort import clonal_vaf, plan_cohort
     from unlock_atlas.simulate.panelgenome import PanelGenome
@@ -454,3 +463,75 @@ def test_demo_plans_a_cdkn2a_homozygous_deletion(region_fasta: Path, mane_gtf: P
         assert s.gene_ratio("CDKN2A") == pytest.approx(1 - tcs[s.key])
         assert all(vaf == 0 for v, vaf in s.variants if v.gene == "CDKN2A" and v.origin == "somatic")
     assert clonal_vaf(0.5, 1.0, min(1, 0.0), 0.0) == 0.0
+
+
+def _split_records(bam: pysam.AlignmentFile, regions: list[tuple[str, int, int]]) -> list[pysam.AlignedSegment]:
+    out, seen = [], set()
+    for chrom, a, b in regions:
+        for r in bam.fetch(chrom, a, b):
+            key = (r.query_name, r.flag, r.reference_start)
+            if r.has_tag("SA") and key not in seen:
+                seen.add(key)
+                out.append(r)
+    return out
+
+
+def test_fusion_planted_as_split_reads_and_discordant_pairs(small_run: Path, lift_fasta) -> None:
+    """UNL001's acquired PTEN-RET fusion (PTEN standing in for CCDC6): truth fraction from the scenario's
+    clonal model, BWA-MEM-style records (reciprocal SA tags, hard-clipped supplementaries, aligned
+    bases equal to GRCh38 on both partners, junction at the planted bases), absent where not planted."""
+    raw = next(p for p in yaml.safe_load(SCENARIO.read_text())["patients"] if p["id"] == "UNL001")
+    fus = raw["fusions"][0]
+    pos5, pos3 = int(fus["pos5"]), int(fus["pos3"])
+    truth = {r["sample_id"]: r for r in _tsv(small_run / "truth" / "fusions.tsv")}
+    assert {r["patient_id"] for r in truth.values()} == {"UNL001"} and len(truth) == 6
+    purity = raw["samples"]["T-PD"]["purity"]
+    tpd = truth["UNL001-T-PD"]
+    assert float(tpd["expected_fraction_3"]) == pytest.approx(purity * fus["ccf"]["T-PD"] / 2)   # tc * ccf * 1 / 2
+    for key in ("N", "T-BL", "P-BL", "P-OT"):
+        assert float(truth[f"UNL001-{key}"]["expected_fraction_3"]) == 0
+    bam = pysam.AlignmentFile(str(small_run / "bams" / "UNL001-T-PD.bam"))
+    recs = _split_records(bam, [("chr10", pos3 - 500, pos3 + 500), ("chr10", pos5 - 500, pos5 + 500)])
+    by_name = defaultdict(list)
+    for r in recs:
+        by_name[r.query_name].append(r)
+    assert len(by_name) >= 10
+    for name, rs in by_name.items():
+        prim = [r for r in rs if not r.is_supplementary]
+        supp = [r for r in rs if r.is_supplementary]
+        for p in prim:   # the SA of a primary names a supplementary of the same read, and back
+            chrom, pos, strand, cigar = p.get_tag("SA").split(",")[:4]
+            s = next(x for x in supp if x.is_read1 == p.is_read1)
+            assert (s.reference_name, s.reference_start + 1, "-" if s.is_reverse else "+") == (chrom, int(pos), strand)
+            assert s.cigartuples[0][0] == 5 or s.cigartuples[-1][0] == 5   # hard-clipped
+            assert s.get_tag("SA").split(",")[1] == str(p.reference_start + 1)
+        for r in rs:
+            ref = _ref(lift_fasta, r.reference_name, r.reference_start + 1, r.reference_length)
+            mism = sum(a != b for a, b in zip(r.query_alignment_sequence, ref))
+            assert mism <= 4, (name, r.cigarstring, mism)      # sequencing errors only
+            if r.reference_start < 50_000_000:   # RET part: starts at pos3 (clip on its left)
+                assert r.reference_start + 1 == pos3
+            else:                                # PTEN part: ends at pos5 (clip on its right)
+                assert r.reference_end == pos5
+    # every detectable chimeric molecule shows up as a split read or a discordant pair
+    evid = set(by_name)
+    for r in bam.fetch("chr10", pos3 - 1000, pos3 + 1000):
+        if not r.is_duplicate and not r.is_secondary and r.next_reference_start > 80_000_000:
+            evid.add(r.query_name)
+    dup = {r.query_name for r in bam.fetch("chr10", pos3 - 1000, pos3 + 1000) if r.is_duplicate}
+    n_det = int(tpd["detectable_molecules"])
+    assert n_det - 2 <= len(evid - dup) <= n_det, (len(evid - dup), n_det)
+    for sid in ("UNL001-T-BL", "UNL001-N", "UNL002-T-PD"):   # no chimeric record where nothing was planted
+        with pysam.AlignmentFile(str(small_run / "bams" / f"{sid}.bam")) as fh:
+            assert not any(r.has_tag("SA") or (r.is_paired and not r.is_proper_pair and not r.mate_is_unmapped)
+                           for r in fh.fetch(until_eof=True)), sid
+
+
+def test_scenario_fusion_breakpoint_must_be_intronic(tmp_path: Path, shared_data: Path) -> None:
+    from unlock_atlas.simulate import simulate_cohort
+
+    bad = tmp_path / "bad.yaml"
+    # RET c.2071 region: chr10:43114500 lies in exon 11 (43114480-43114736 in the MANE GTF)
+    bad.write_text(SCENARIO.read_text().replace("pos3: 43115600", "pos3: 43114500"))
+    with pytest.raises(InputError, match="PTEN_RET.*43114500 is not in an intron of RET"):
+        simulate_cohort(tmp_path / "x", 1, cohort="small", data_dir=shared_data, scenario=bad)

@@ -43,8 +43,9 @@ def test_atlas_tables_follow_the_contract(demo_run):
     assert not set(pts.patient_id) & set(sheet_p.patient_id)
     assert not set(sms.sample_id) & set(sheet_s.sample_id)
     assert all(re.fullmatch(r"[0-9a-f]{12}", p) for p in pts.patient_id)
-    # the columns later stages fill are present and null (never a placeholder)
-    assert sms.tumour_fraction.isna().all() and sms.identity_ok.isna().all()
+    # tumour fraction: estimated for every tumour sample (classify stage), never for the normal
+    assert sms.loc[sms.sample_type != "normal", "tumour_fraction"].notna().all()
+    assert sms.loc[sms.sample_type == "normal", "tumour_fraction"].isna().all()
     # ≥ 4 drugs, and the sheet's drugs are carried through
     assert sorted(pts.drug) == sorted(sheet_p.drug) and pts.drug.nunique() >= 4
     # every demo patient progressed after PR/SD → acquired resistance
@@ -110,13 +111,14 @@ def test_lint_is_clean(demo_run):
 
 
 def test_committed_config_is_the_demo(demo_run):
-    for name in ("config.yaml", "patients.tsv", "samples.tsv"):
+    for name in ("config.yaml", "patients.tsv", "samples.tsv", "panel_extra.bed"):
         assert (REPO / "config" / name).read_text() == (demo_run / "config" / name).read_text(), name
 
 
 def test_bad_sheet_stops_before_any_job(demo_run, tmp_path):
     shutil.copytree(demo_run / "config", tmp_path / "config")
     (tmp_path / "bams").symlink_to(demo_run / "bams")
+    (tmp_path / "scrna").symlink_to(demo_run / "scrna")
     samples = (tmp_path / "config" / "samples.tsv").read_text().splitlines()
     samples[2] = samples[2].replace("\tplasma\t", "\tserum\t", 1).replace("\ttissue\t", "\tserum\t", 1)
     (tmp_path / "config" / "samples.tsv").write_text("\n".join(samples) + "\n")
@@ -141,6 +143,7 @@ def test_fastq_units_are_aligned_by_the_workflow(demo_run, tmp_path):
     simulate_cohort(tmp_path / "sim", seed=1, cohort="demo", fastq=True, only_samples=[sid])
     shutil.copytree(demo_run / "config", tmp_path / "run" / "config")
     (tmp_path / "run" / "bams").symlink_to(demo_run / "bams")
+    (tmp_path / "run" / "scrna").symlink_to(demo_run / "scrna")
     sheet = _sheet(tmp_path / "run", "samples.tsv")
     row = sheet.sample_id == sid
     sheet.loc[row, "bam"] = ""

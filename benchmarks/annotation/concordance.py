@@ -30,15 +30,22 @@ def main() -> None:
         pysam.bcftools.csq("-l", "-f", str(work / "genome.fa.gz"), "-g", str(work / "mane.gff3"), "-p", "a",
                            "--force", "-O", "z", "-o", str(local), str(inp), catch_stdout=False)
     theirs = pysam.VariantFile(str(local))
+    # Our output is split and left-normalised (records can move), so records are matched by ID;
+    # SNVs never move. The first `limit` bcftools records are compared.
+    wanted: dict[str, list[str]] = {}
+    for i, b in enumerate(theirs):
+        if i >= limit:
+            break
+        if len(b.ref) == 1 and len(b.alts[0]) == 1 and "BCSQ" in b.info:
+            wanted[b.id] = list(b.info["BCSQ"])
     n = agree = 0
     kinds = {"missense": 0, "synonymous": 0, "stop_gained": 0}
     diffs = []
-    for i, (a, b) in enumerate(zip(ours, theirs)):
-        if i >= limit:
-            break
-        if len(a.ref) != 1 or len(a.alts[0]) != 1 or "BCSQ" not in b.info:
+    for a in ours:
+        bcsq = wanted.get(a.id)
+        if bcsq is None or len(a.ref) != 1 or len(a.alts[0]) != 1:
             continue
-        for bc in b.info["BCSQ"]:
+        for bc in bcsq:
             f = bc.split("|")
             if len(f) < 6 or f[0] not in kinds:
                 continue

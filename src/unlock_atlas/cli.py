@@ -26,8 +26,13 @@ COMMAND_MODULES = [
     "unlock_atlas.calling._cli",     # call
     "unlock_atlas.annotation._cli",  # annotate
     "unlock_atlas.copynumber._cli",  # copynumber
+    "unlock_atlas.identity._cli",    # identity
+    "unlock_atlas.classify._cli",    # classify
     "unlock_atlas.singlecell._cli",  # sc
     "unlock_atlas.atlas._cli",       # atlas
+    "unlock_atlas.export._cli",      # export
+    "unlock_atlas.report._cli",      # report
+    "unlock_atlas.atlas._cli_query", # query, diff, dictionary
 ]
 
 

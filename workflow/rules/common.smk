@@ -117,12 +117,13 @@ def panel_args():
     import shlex
 
     ref = RUN.config["reference"]
+    extra = f" --panel-extra-bed {shlex.quote(str(ref['panel_extra_bed']))}" if ref.get("panel_extra_bed") else ""
     if ref.get("panel_bed"):
-        return f"--panel-bed {shlex.quote(str(ref['panel_bed']))}"
+        return f"--panel-bed {shlex.quote(str(ref['panel_bed']))}{extra}"
     args = f"--padding {int(ref.get('panel_padding', 20))}"
     if ref.get("panel_genes"):
         args = f"{args} --panel-genes {shlex.quote(','.join(ref['panel_genes']))}"
-    return args
+    return f"{args}{extra}"
 
 
 def fastq_of(wildcards):

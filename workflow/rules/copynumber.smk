@@ -1,8 +1,6 @@
 # Copy number from panel depth (issue 5): per-sample target coverage -> panel of normals from all
-import pandas as pd
-
-# normals of the run -> per-sample gene-level log2 ratio / copy number / call (atlas part + plot).
-
+# normals of the run -> per-sample gene-level log2 ratio / copy number / call (atlas part + plot);
+# split-read / discordant-pair fusion evidence per sample.
 
 import pandas as pd
 
@@ -106,3 +104,6 @@ rule copynumber_fusions:
 
 
 TABLE_PARTS["copy_number"] = [f"results/tables/copy_number/{s}.parquet" for _, s in sample_rows()]
+
+# fusion evidence per sample (read by the classification stage; a target of `all` until then)
+FUSION_CALLS = [f"results/copynumber/{p}/{s}.fusions.tsv" for p, s in sample_rows() if SAMPLES.loc[s, "sample_type"] != "normal"]

@@ -6,6 +6,7 @@ rule prepare_reference:
     input:
         fasta=RUN.config["reference"]["fasta"],
         gtf=RUN.config["reference"]["gtf"],
+        extra=RUN.config["reference"].get("panel_extra_bed") or [],
     output:
         bed=f"{REF_DIR}/panel.bed",
         transcripts=f"{REF_DIR}/transcripts.tsv",

@@ -77,3 +77,7 @@ rule sc_cohort:
     shell:
         "unlock-atlas sc cohort {input:q} -o {output:q} --sample-ids {params.ids:q} "
         "--timepoints {params.timepoints:q} --plots {params.plots:q} > {log:q} 2>&1"
+
+
+# the cohort object is a target of `all` only when the run has single-cell data
+SC_COHORT = ["results/singlecell/cohort.h5ad"] if SC_SAMPLES else []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from ..errors import UnlockError
+
 logger = logging.getLogger(__name__)
 
 
@@ -20,6 +22,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--gtf", required=True, help="GTF with MANE Select transcripts")
     p.add_argument("--tsv", help="also write one row per allele x transcript as TSV")
     p.add_argument("--parquet", help="also write one row per allele x transcript as Parquet")
+    p.add_argument("--no-normalise", action="store_true", help="write records as given (default: split "
+                   "multi-allelic records per ALT and left-normalise indels, as bcftools norm -m -any -f)")
+    p.add_argument("--variants-table", help="an atlas variants part (from `unlock-atlas call --table`) whose "
+                   "gene/transcript/HGVS/consequence columns are filled ...")
+    p.add_argument("--variants-out", help="... and written here (required with --variants-table)")
     p.set_defaults(func=run)
 
 
@@ -28,6 +35,13 @@ def run(args: argparse.Namespace) -> int:
     from .vcfio import annotate_vcf
 
     ann = Annotator(args.fasta, args.gtf)
-    stats = annotate_vcf(args.vcf, args.output, ann, tsv=args.tsv, parquet=args.parquet)
+    stats = annotate_vcf(args.vcf, args.output, ann, tsv=args.tsv, parquet=args.parquet,
+                         normalise=not args.no_normalise)
+    if args.variants_table:
+        from .table import annotate_variants_table
+
+        if not args.variants_out:
+            raise UnlockError("--variants-table needs --variants-out (where the filled part is written)")
+        annotate_variants_table(args.variants_table, args.variants_out, ann)
     logger.info("%s: %d records, %.0f records/s", args.output, stats["records"], stats["per_second"])
     return 0

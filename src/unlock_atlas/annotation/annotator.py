@@ -105,7 +105,9 @@ class Annotator:
         if hit is not None:
             return hit
         chrom, pos = self.chrom_pos(chrom, pos)
-        if not alt or alt[0] in _SYMBOLIC or alt.startswith("<"):
+        # symbolic (<DEL>, <*>), missing (., *) or breakend (G]chr7:123], [chr7:123[G, .G) alleles carry no
+        # sequence to annotate (VCF 4.2 section 5.4)
+        if not alt or alt[0] in _SYMBOLIC or "[" in alt or "]" in alt or alt.endswith("."):
             out = [Csq("")]  # not annotatable: empty consequence, allele still listed
         else:
             start, r, a = minimal(pos, ref, alt)

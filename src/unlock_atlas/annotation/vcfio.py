@@ -1,10 +1,12 @@
 """Stream a VCF through the annotator: INFO/CSQ in VEP's format, optional TSV / Parquet.
 
-The VCF is read as text (plain or bgzip/gzip) and written bgzip-compressed with a tabix index;
-every record is kept (IDs, QUAL, FILTER, FORMAT and samples untouched) and gains one ``CSQ``
-entry per ALT allele × transcript. An existing ``CSQ`` is replaced. The TSV / Parquet table
-has one row per allele × transcript (multi-allelic records split), with chromosome
-coordinates.
+The VCF is read as text (plain or bgzip/gzip) and written bgzip-compressed with a tabix index.
+Multi-allelic records are split into one record per ALT and indels left-normalised against the
+FASTA, as ``bcftools norm -m -any -f`` does (:mod:`.normalize`: IDs, QUAL, FILTER kept, INFO and
+FORMAT values split by their header ``Number``); every record then gains one ``CSQ`` entry per
+transcript. An existing ``CSQ`` is replaced. With ``normalise=False`` records are written as
+given (one ``CSQ`` entry per ALT × transcript). The TSV / Parquet table has one row per allele ×
+transcript, with chromosome coordinates.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ..atomic import atomic_path
 from ..errors import InputError, Problem
 from .annotator import Annotator
 from .consequence import Csq
+from .normalize import LeftAligner, LocalSorter, header_numbers, split_record
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +61,13 @@ def _open_text(path: Path):
 
 
 def annotate_vcf(vcf_in: str | Path, vcf_out: str | Path, annotator: Annotator,
-                 tsv: str | Path | None = None, parquet: str | Path | None = None) -> dict:
+                 tsv: str | Path | None = None, parquet: str | Path | None = None, normalise: bool = True) -> dict:
     """Annotate ``vcf_in`` into ``vcf_out`` (bgzip + ``.tbi``); optionally a TSV and/or Parquet table.
+
+    Parameters
+    ----------
+    normalise
+        Split multi-allelic records and left-normalise indels (default; see :mod:`.normalize`).
 
     Returns
     -------
@@ -82,7 +90,7 @@ def annotate_vcf(vcf_in: str | Path, vcf_out: str | Path, annotator: Annotator,
     gc_was = gc.isenabled()
     gc.disable()
     try:
-        n_rec, n_all = _stream(vcf_in, vcf_out, annotator, rows)
+        n_rec, n_all = _stream(vcf_in, vcf_out, annotator, rows, normalise)
     finally:
         if gc_was:
             gc.enable()
@@ -93,12 +101,17 @@ def annotate_vcf(vcf_in: str | Path, vcf_out: str | Path, annotator: Annotator,
     return {"records": n_rec, "alleles": n_all, "seconds": secs, "per_second": n_rec / secs if secs else 0.0}
 
 
-def _stream(vcf_in: Path, vcf_out: Path, annotator: Annotator, rows: list[list] | None) -> tuple[int, int]:
-    """Read, annotate and write every record; returns (records, alleles)."""
+def _stream(vcf_in: Path, vcf_out: Path, annotator: Annotator, rows: list[list] | None,
+            normalise: bool = True) -> tuple[int, int]:
+    """Read, split, normalise, annotate and write every record; returns (records in, alleles)."""
     n_rec = n_all = 0
+    aligner = LeftAligner(annotator.genome)
+    info_num: dict[str, str] = {}
+    fmt_num: dict[str, str] = {}
     with _open_text(vcf_in) as fin, atomic_path(vcf_out, suffix=".vcf.gz") as tmp:
         out = pysam.BGZFile(str(tmp), "wb")
         buf: list[str] = []
+        sorter = LocalSorter(buf)
         seen_chrom = False
         for lineno, line in enumerate(fin, 1):
             if line.startswith("##"):
@@ -106,8 +119,11 @@ def _stream(vcf_in: Path, vcf_out: Path, annotator: Annotator, rows: list[list] 
                     buf.append(line)
                 continue
             if line.startswith("#"):
+                info_num, fmt_num = header_numbers(buf)
                 buf.append(CSQ_HEADER + "\n")
-                buf.append("##unlock-atlas_annotate=transcripts MANE Select, HGVS 3' rule\n")
+                buf.append("##unlock-atlas_annotate=transcripts MANE Select, HGVS 3' rule"
+                           + ("; records split per ALT and left-normalised (bcftools norm -m -any -f)\n"
+                              if normalise else "\n"))
                 buf.append(line)
                 seen_chrom = True
                 continue
@@ -123,35 +139,52 @@ def _stream(vcf_in: Path, vcf_out: Path, annotator: Annotator, rows: list[list] 
             except ValueError:
                 raise InputError(Problem(str(vcf_in), f"POS {f[1]!r} is not an integer", "fix the record",
                                          row=lineno, column="POS")) from None
-            chrom, ref = f[0], f[3]
-            entries = []
-            for alt in f[4].split(","):
-                allele = vep_allele(ref, alt)
-                for c in annotator.annotate(chrom, pos, ref, alt):
-                    entries.append(csq_entry(allele, c))
-                    if rows is not None:
-                        gchrom, gpos = annotator.chrom_pos(chrom, pos)
-                        rows.append([gchrom, gpos, f[2], ref, alt, c.symbol, c.gene, c.feature, c.consequence,
-                                     c.hgvsc, c.hgvsp, c.hgvsp_short, c.exon, c.intron, c.protein_position,
-                                     c.amino_acids, c.codons])
-                n_all += 1
+            chrom = f[0]
             info = f[7]
-            if info != ".":
-                info = ";".join(kv for kv in info.split(";") if not kv.startswith("CSQ="))
-            csq = "CSQ=" + ",".join(entries)
-            f[7] = csq if info in (".", "") else f"{info};{csq}"
-            buf.append("\t".join(f) + "\n")
+            if info != "." and "CSQ=" in info:
+                f[7] = ";".join(kv for kv in info.split(";") if not kv.startswith("CSQ=")) or "."
+            recs = split_record(f, info_num, fmt_num) if normalise and "," in f[4] else [f]
+            for g in recs:
+                rpos, ref = pos, g[3]
+                if normalise and (len(ref) != 1 or len(g[4]) != 1):
+                    gchrom, gpos = annotator.chrom_pos(chrom, pos)
+                    res = aligner.normalise(gchrom, gpos, ref, g[4])
+                    if res is not None:
+                        rpos = pos + res[0] - gpos
+                        g[1], g[3], g[4] = str(rpos), res[1], res[2]
+                        ref = res[1]
+                entries = []
+                for alt in g[4].split(","):
+                    allele = vep_allele(ref, alt)
+                    for c in annotator.annotate(chrom, rpos, ref, alt):
+                        entries.append(csq_entry(allele, c))
+                        if rows is not None:
+                            gchrom, gpos = annotator.chrom_pos(chrom, rpos)
+                            rows.append([gchrom, gpos, g[2], ref, alt, c.symbol, c.gene, c.feature, c.consequence,
+                                         c.hgvsc, c.hgvsp, c.hgvsp_short, c.exon, c.intron, c.protein_position,
+                                         c.amino_acids, c.codons])
+                    n_all += 1
+                csq = "CSQ=" + ",".join(entries)
+                g[7] = csq if g[7] in (".", "") else f"{g[7]};{csq}"
+                sorter.push(chrom, rpos, "\t".join(g) + "\n")
+            sorter.advance(pos, aligner.max_shift)
             n_rec += 1
             if len(buf) >= 20000:
                 out.write("".join(buf).encode())
                 buf.clear()
                 if n_rec % 200000 == 0:
                     logger.info("%d records annotated", n_rec)
+        sorter.flush()
         out.write("".join(buf).encode())
         out.close()
         if not seen_chrom:
             raise InputError(Problem(str(vcf_in), "no #CHROM header line", "give a VCF (with its header)"))
         _index(tmp, vcf_out)
+    if aligner.realigned:
+        logger.info("%d record(s) left-normalised", aligner.realigned)
+    if aligner.ref_mismatch:
+        logger.warning("%d record(s) written as given: REF does not match the FASTA there (or no sequence)",
+                       aligner.ref_mismatch)
     return n_rec, n_all
 
 

@@ -25,9 +25,10 @@ import unlock_atlas
 
 from ..atomic import atomic_dir
 from ..errors import InputError, Problem, UnlockError
-from .parts import assemble
+from .parts import assemble, conform
 from .privacy import Pseudonymiser, resolve_key, write_id_map
-from .schema import PATIENTS, SAMPLE_TYPES, SAMPLES, SCHEMA_VERSION, TABLES, manifest_column_docs
+from .provenance import knowledge_versions, tool_versions
+from .schema import COMPUTED_TABLES, PATIENTS, SAMPLE_TYPES, SAMPLES, SCHEMA_VERSION, TABLES, manifest_column_docs
 
 logger = logging.getLogger(__name__)
 
@@ -185,8 +186,12 @@ def _patient_rows(patients: pd.DataFrame, samples: pd.DataFrame, pid: dict[str, 
 
 
 def _sample_rows(samples: pd.DataFrame, qc: dict[str, dict], thresholds: dict[str, Any],
-                 pid: dict[str, str], sid: dict[str, str]) -> list[dict[str, Any]]:
+                 pid: dict[str, str], sid: dict[str, str],
+                 tumour_fraction: dict[str, float] | None = None,
+                 identity: dict[str, bool | None] | None = None) -> list[dict[str, Any]]:
     rows = []
+    tumour_fraction = tumour_fraction or {}
+    identity = identity or {}
     for r in samples.to_dict("records"):
         raw = str(r["sample_id"])
         if raw not in qc:
@@ -209,8 +214,8 @@ def _sample_rows(samples: pd.DataFrame, qc: dict[str, dict], thresholds: dict[st
             "n_reads": m.get("n_reads"),
             "qc_status": status,
             "qc_reasons": "; ".join(reasons) or None,
-            "tumour_fraction": None,   # filled by the ctdna stage
-            "identity_ok": None,       # filled by the sample-identity check
+            "tumour_fraction": tumour_fraction.get(raw),   # from the classify stage's ctdna parts
+            "identity_ok": identity.get(raw),   # from the identity stage (null until it has run)
             "purity": None if purity is None else float(purity),
             "histology": _val(r["histology"]),
             "has_scrna": _val(r["scrna"]) is not None and str(r["scrna"]) != "",
@@ -218,6 +223,44 @@ def _sample_rows(samples: pd.DataFrame, qc: dict[str, dict], thresholds: dict[st
     type_order = {t: i for i, t in enumerate(SAMPLE_TYPES)}
     return sorted(rows, key=lambda x: (x["patient_id"], x["collection_day"],
                                        type_order.get(x["sample_type"], 99), x["sample_id"]))
+
+
+def _tumour_fractions(parts_dir: Path | None) -> dict[str, float]:
+    """Raw sample ID -> estimated tumour fraction from the ``ctdna`` parts (raw IDs; none -> {})."""
+    d = Path(parts_dir) / "ctdna" if parts_dir is not None else None
+    if d is None or not d.is_dir():
+        return {}
+    out: dict[str, float] = {}
+    for path in sorted(d.glob("*.parquet")):
+        if path.name.startswith("."):
+            continue   # a temporary file a killed job left behind (atomic_path), never a part
+        part = pq.read_table(path, columns=["sample_id", "tumour_fraction"]).to_pydict()
+        out.update({s: float(f) for s, f in zip(part["sample_id"], part["tumour_fraction"]) if f is not None})
+    return out
+
+
+def _identity(parts_dir: Path | None) -> dict[str, bool | None]:
+    """Raw sample ID -> identity_ok from the identity stage's ``<parts_dir>/identity/samples.parquet``.
+
+    No file (the stage did not run) -> {} and ``identity_ok`` stays null, never a placeholder.
+    """
+    path = Path(parts_dir) / "identity" / "samples.parquet" if parts_dir is not None else None
+    if path is None or not path.is_file():
+        return {}
+    from ..identity.stage import read_identity_part
+
+    return {s: v["identity_ok"] for s, v in read_identity_part(path).items()}
+
+
+def _cohort_summary(atlas_dir: Path) -> pa.Table:
+    """The ``cohort_summary`` table computed from the tables already written in ``atlas_dir``."""
+    from ..classify.summary import cohort_summary
+
+    def read(name: str) -> pd.DataFrame:
+        return pq.read_table(atlas_dir / f"{name}.parquet").to_pandas()
+
+    df = cohort_summary(read("patients"), read("samples"), read("mechanisms"), read("ctdna"))
+    return conform(df, "cohort_summary")
 
 
 def _write_parquet(table: pa.Table, path: Path) -> None:
@@ -242,10 +285,57 @@ def _parts_of(table: str, parts_dir: Path | None, samples: pd.DataFrame, pid: di
     return out
 
 
-def _id_mapper(pid: dict[str, str], sid: dict[str, str]):
-    """Replace raw patient/sample IDs in a part by their pseudonyms; an unknown ID is an error."""
+_ID_CHARS = "A-Za-z0-9._-"
+
+
+def _free_text_mapper(pid: dict[str, str], sid: dict[str, str], samples_of: dict[str, list[str]]):
+    """Replace raw IDs inside the OTHER string columns of a part (free text such as ``evidence``,
+    ``acquisition_basis``, or ``matched_tissue_sample_id``) by their pseudonyms.
+
+    The atlas is the privacy boundary: stages write raw IDs into explanations, and every one of
+    them must leave pseudonymised. Only the IDs of the part's own patient(s) are searched (a part
+    is one patient's or one sample's), as whole words of the ID alphabet so that an ID inside a
+    longer token is not touched. A C++ regex pre-check skips columns that mention none.
+    """
+    import re
+
+    import pyarrow.compute as pc
 
     def _map(part: pa.Table) -> pa.Table:
+        if "patient_id" not in part.column_names:
+            return part
+        pats = {r for r in part.column("patient_id").to_pylist() if r is not None}
+        pairs = {r: pid[r] for r in pats if r in pid and pid[r] != r}
+        pairs.update({s: sid[s] for p in pats for s in samples_of.get(p, []) if s in sid and sid[s] != s})
+        if not pairs:
+            return part
+        keys = sorted(pairs, key=len, reverse=True)
+        alt = "|".join(re.escape(k) for k in keys)
+        rx = re.compile(rf"(?<![{_ID_CHARS}])(?:{alt})(?![{_ID_CHARS}])")
+        for i, field in enumerate(part.schema):
+            if field.name in ("patient_id", "sample_id") or not pa.types.is_string(field.type):
+                continue
+            col = part.column(i)
+            if not pc.any(pc.match_substring_regex(col, alt)).as_py():
+                continue
+            vals = [None if v is None else rx.sub(lambda m: pairs[m.group(0)], v) for v in col.to_pylist()]
+            part = part.set_column(i, field, pa.array(vals, pa.string()))
+        return part
+
+    return _map
+
+
+def _id_mapper(pid: dict[str, str], sid: dict[str, str], samples_of: dict[str, list[str]] | None = None):
+    """Replace raw patient/sample IDs in a part by their pseudonyms; an unknown ID is an error.
+
+    With ``samples_of`` (patient -> its sample IDs), raw IDs in the part's other string columns
+    are replaced too (:func:`_free_text_mapper`).
+    """
+    text = _free_text_mapper(pid, sid, samples_of) if samples_of is not None else None
+
+    def _map(part: pa.Table) -> pa.Table:
+        if text is not None:
+            part = text(part)
         for col, mapping in (("patient_id", pid), ("sample_id", sid)):
             if col not in part.column_names:
                 continue
@@ -311,9 +401,14 @@ def build_atlas(patients: pd.DataFrame, samples: pd.DataFrame, qc: dict[str, dic
 
     tables = {
         "patients": _to_table(_patient_rows(patients, samples, pid), PATIENTS, "patients"),
-        "samples": _to_table(_sample_rows(samples, qc, thresholds, pid, sid), SAMPLES, "samples"),
+        "samples": _to_table(_sample_rows(samples, qc, thresholds, pid, sid, _tumour_fractions(parts_dir),
+                                          _identity(parts_dir)),
+                             SAMPLES, "samples"),
     }
-    part_tables = [t for t in TABLES if t not in tables]
+    part_tables = [t for t in TABLES if t not in tables and t not in COMPUTED_TABLES]
+    samples_of: dict[str, list[str]] = {}
+    for p_raw, s_raw in zip(samples["patient_id"].astype(str), samples["sample_id"].astype(str)):
+        samples_of.setdefault(p_raw, []).append(s_raw)
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "pipeline_version": pipeline_version,
@@ -325,6 +420,8 @@ def build_atlas(patients: pd.DataFrame, samples: pd.DataFrame, qc: dict[str, dic
         "files": {name: f"{name}.parquet" for name in TABLES},
         "row_counts": {name: t.num_rows for name, t in tables.items()},  # part tables added below
         "qc_thresholds": thresholds,
+        "tools": tool_versions(),
+        "knowledge_base": knowledge_versions(),
         "columns": manifest_column_docs(),
     }
     with atomic_dir(out_dir) as tmp:
@@ -332,7 +429,11 @@ def build_atlas(patients: pd.DataFrame, samples: pd.DataFrame, qc: dict[str, dic
             _write_parquet(table, tmp / f"{name}.parquet")
         for name in part_tables:
             manifest["row_counts"][name] = assemble(
-                name, _parts_of(name, parts_dir, samples, pid, sid), tmp / f"{name}.parquet", _id_mapper(pid, sid))
+                name, _parts_of(name, parts_dir, samples, pid, sid), tmp / f"{name}.parquet",
+                _id_mapper(pid, sid, samples_of))
+        summary = _cohort_summary(tmp)   # computed from the tables just written, never copied
+        _write_parquet(summary, tmp / "cohort_summary.parquet")
+        manifest["row_counts"]["cohort_summary"] = summary.num_rows
         manifest["row_counts"] = {n: manifest["row_counts"][n] for n in TABLES}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         if pseudonymise:

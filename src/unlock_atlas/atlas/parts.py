@@ -4,7 +4,7 @@ Each stage writes its rows for one patient (or sample) to
 ``results/tables/<table>/<id>.parquet`` with RAW IDs, conforming to the table's schema in
 :data:`unlock_atlas.atlas.schema.TABLES`. The atlas stage streams the parts in the order of the
 pseudonymised patient IDs, pseudonymises ``patient_id`` / ``sample_id``, sorts rows within a
-part by the table's sort keys and writes one Parquet file per table, one row group per part —
+part by the table's sort keys and writes one Parquet file per table, parts buffered into row groups of >= ROW_GROUP_ROWS rows —
 never one giant in-memory concatenation, so 1,000 patients' parts assemble in bounded memory.
 """
 
@@ -23,6 +23,12 @@ from .schema import SORT_KEYS, table_schema
 
 #: Where stages put their parts, relative to the run directory.
 PARTS_DIR = "results/tables"
+
+#: Parts are buffered into row groups of at least this many rows. One row group per part (a
+#: patient's tens to hundreds of rows) gives a 1,000-patient table 1,000 row groups x columns
+#: column chunks, and reading it then takes ~3-5x longer (benchmarks/atlas_load, RESULTS.md
+#: "Atlas loading"); 65,536 rows of the widest table are a few tens of MB, so memory stays bounded.
+ROW_GROUP_ROWS = 65_536
 
 
 class PartError(UnlockError):
@@ -73,6 +79,7 @@ def assemble(table: str, parts: Iterable[tuple[str, Path]], out: Path,
     schema = table_schema(table)
     keys = SORT_KEYS.get(table, [])
     n = 0
+    buffer: list[pa.Table] = []
     with pq.ParquetWriter(out, schema, compression="zstd") as writer:
         for _, path in sorted(parts, key=lambda kp: kp[0]):
             try:
@@ -82,6 +89,11 @@ def assemble(table: str, parts: Iterable[tuple[str, Path]], out: Path,
             part = map_ids(part)
             if keys and part.num_rows:
                 part = part.sort_by([(k, "ascending") for k in keys])
-            writer.write_table(part)
+            buffer.append(part)
             n += part.num_rows
+            if sum(b.num_rows for b in buffer) >= ROW_GROUP_ROWS:
+                writer.write_table(pa.concat_tables(buffer), row_group_size=ROW_GROUP_ROWS * 2)
+                buffer = []
+        if buffer:
+            writer.write_table(pa.concat_tables(buffer), row_group_size=ROW_GROUP_ROWS * 2)
     return n

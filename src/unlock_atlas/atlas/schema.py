@@ -88,7 +88,7 @@ SAMPLES = pa.schema([
        nullable=False, allowed=QC_STATUS),
     _f("qc_reasons", pa.string(), "the checks that failed or warned, '; '-joined (null when qc_status is pass)"),
     _f("tumour_fraction", pa.float64(), "estimated tumour fraction (plasma ctDNA fraction / tissue tumour content)",
-       unit="fraction", filled_by="ctdna"),
+       unit="fraction", filled_by="classify"),
     _f("identity_ok", pa.bool_(), "the sample's germline SNP genotypes match the patient's normal",
        filled_by="qc identity check"),
     _f("purity", pa.float64(), "pathologist's tumour content estimate from samples.tsv", unit="fraction"),
@@ -158,3 +158,26 @@ from . import schema_sc_programs as _sc_programs  # noqa: E402
 
 TABLES["sc_programs"] = _sc_programs.SCHEMA
 SORT_KEYS["sc_programs"] = _sc_programs.SORT_KEYS
+
+from . import schema_alterations as _alterations  # noqa: E402
+
+TABLES["alterations"] = _alterations.SCHEMA
+SORT_KEYS["alterations"] = _alterations.SORT_KEYS
+
+from . import schema_mechanisms as _mechanisms  # noqa: E402
+
+TABLES["mechanisms"] = _mechanisms.SCHEMA
+SORT_KEYS["mechanisms"] = _mechanisms.SORT_KEYS
+
+from . import schema_ctdna as _ctdna  # noqa: E402
+
+TABLES["ctdna"] = _ctdna.SCHEMA
+SORT_KEYS["ctdna"] = _ctdna.SORT_KEYS
+
+# Computed at atlas time from the assembled tables (not built from parts).
+from . import schema_cohort_summary as _cohort_summary  # noqa: E402
+
+TABLES["cohort_summary"] = _cohort_summary.SCHEMA
+SORT_KEYS["cohort_summary"] = _cohort_summary.SORT_KEYS
+#: Tables the atlas stage computes itself from the other tables (no stage parts).
+COMPUTED_TABLES = ("cohort_summary",)

@@ -28,8 +28,11 @@ SCHEMA = pa.schema([
     field_doc("transcript", pa.string(), "Ensembl transcript ID with version (MANE Select)", filled_by="annotate"),
     field_doc("refseq_transcript", pa.string(), "RefSeq transcript ID with version (MANE Select)", filled_by="annotate"),
     field_doc("hgvsc", pa.string(), "HGVS coding change", filled_by="annotate"),
-    field_doc("hgvsp", pa.string(), "HGVS protein change (3-letter)", filled_by="annotate"),
-    field_doc("consequence", pa.string(), "Sequence Ontology consequence term", filled_by="annotate"),
+    field_doc("hgvsp", pa.string(), "HGVS protein change, 3-letter amino acids (e.g. p.Thr790Met)", filled_by="annotate"),
+    field_doc("hgvsp_short", pa.string(), "HGVS protein change, 1-letter amino acids (e.g. p.T790M)",
+              filled_by="annotate"),
+    field_doc("consequence", pa.string(), "Sequence Ontology consequence terms of the kept MANE transcript, most "
+              "severe first, '&'-joined (VEP convention)", filled_by="annotate"),
     field_doc("alt_reads", pa.int32(), "fragments supporting ALT (duplicates, MAPQ < 20, base quality < 20 "
               "excluded; overlapping mates count once)", nullable=False, unit="fragments"),
     field_doc("ref_reads", pa.int32(), "fragments supporting REF (same filters)", unit="fragments"),

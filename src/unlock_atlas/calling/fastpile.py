@@ -79,6 +79,8 @@ def collect_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int, r
     slot_events: list[dict | None] = []  # per slot: raw indel key -> (dist, strand), first seen wins
     emit_order: list[int] = []
     slot_read: list[int] = []  # per slot: the read that opened it
+    slot_fs: list[int] = []  # per slot: the fragment strand (strand of its read 1; see _merge_mates)
+    r_is_r1: list[bool] = []  # per counted read: flag 0x40
     qoff = 0
     low_s: list[int] = []
     low_e: list[int] = []
@@ -131,14 +133,19 @@ def collect_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int, r
         b_read.extend([n_read] * nb)
         strand = 1 if flag & 0x10 else 0
         name = read.query_name
+        is_r1 = bool(flag & 0x40)
         slot = pending.pop(name, None)
-        if slot is not None:  # second mate of a pending fragment: merge, emit now
+        is_second = slot is not None
+        if is_second:  # second mate of a pending fragment: merge, emit now
             emit_order.append(slot)
             r_second.append(n_read)
+            if is_r1 and not r_is_r1[slot_read[slot]]:
+                slot_fs[slot] = strand
         else:
             slot = len(slot_events)
             slot_events.append(None)
             slot_read.append(n_read)
+            slot_fs.append(strand)
             mate_overlaps = (flag & 0x1 and not flag & 0x8 and read.next_reference_id == read.reference_id
                              and r0 <= read.next_reference_start < (read.reference_end or 0)
                              and not (read.next_reference_start == r0 and flag & 0x80))
@@ -151,10 +158,14 @@ def collect_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int, r
             if ev is None:
                 ev = slot_events[slot] = {}
             for e in ind:
-                ev.setdefault(e[:3], (e[3], strand))
+                if is_second and e[:3] in ev:  # seen by both mates: the fragment strand
+                    ev[e[:3]] = (ev[e[:3]][0], slot_fs[slot])
+                else:
+                    ev.setdefault(e[:3], (e[3], strand))
         r_qoff.append(qoff)
         r_qlen.append(qlen)
         r_strand.append(strand)
+        r_is_r1.append(is_r1)
         r_slot.append(slot)
         seqs.append(seq)
         quals.append(qual)
@@ -184,12 +195,13 @@ def collect_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int, r
     qg = qp + np.asarray(r_qoff, np.int64)[rid]
     good = q_all[qg] >= min_baseq
     base = codes_all[qg]
-    if r_second:
-        _merge_mates(good, rp, rid, base, q_all[qg], role, slot_a, L)
-    sel = np.flatnonzero(good)
-    rp, base, qp, rid = rp[sel], base[sel], qp[sel], rid[sel]
-    dist = np.minimum(qp, np.asarray(r_qlen, np.int32)[rid] - 1 - qp)
     strand = np.asarray(r_strand, np.int8)[rid]
+    if r_second:
+        both = _merge_mates(good, rp, rid, base, q_all[qg], role, slot_a, L)
+        strand[both] = np.asarray(slot_fs, np.int8)[slot_a[rid[both]]]
+    sel = np.flatnonzero(good)
+    rp, base, qp, rid, strand = rp[sel], base[sel], qp[sel], rid[sel], strand[sel]
+    dist = np.minimum(qp, np.asarray(r_qlen, np.int32)[rid] - 1 - qp)
     idx = rp.astype(np.int64) * 5 + base + strand.astype(np.int64) * (5 * L)
     both = np.bincount(idx, minlength=10 * L)
     fwd = both[:5 * L].reshape(L, 5).astype(np.int32)
@@ -217,19 +229,29 @@ def _expand_blocks(b_r: list[int], b_q: list[int], b_len: list[int], b_read: lis
 
 
 def _merge_mates(good: np.ndarray, rp: np.ndarray, rid: np.ndarray, base: np.ndarray, q: np.ndarray,
-                 role: np.ndarray, slot: np.ndarray, L: int) -> None:
+                 role: np.ndarray, slot: np.ndarray, L: int) -> np.ndarray:
     """Apply the overlapping-mates rule in place on ``good`` (bases that pass the quality filter).
 
     A second mate's base is matched to the first mate's base at the same position by binary
     search: the first mates' keys ``slot * L + pos`` are already sorted, because slots are numbered
     in read order and positions increase along a read. Agreeing bases keep the higher-quality
     one (ties: the first mate), disagreeing bases are both dropped.
+
+    Returns the indices of the kept bases that both mates agreed on: they are counted on the
+    *fragment strand* (the strand of the pair's read 1), not on the kept read's strand. Why: a
+    strand-specific sequencing error is in one mate only and is dropped as a disagreement, so
+    agreeing bases carry no read-strand information; giving them the strand of the better (or the
+    first, i.e. leftmost = forward) mate made the strand split depend on the allele's counting
+    path (indels took the first mate's strand, ~98 % forward on overlapping art pairs, against
+    ~80 % for reference bases), which the strand-bias test then flagged on true variants. The
+    fragment strand is the same for every allele of a molecule, and damage on one strand of the
+    molecule (e.g. 8-oxoG G>T, in both mates) is then concentrated on one strand, as it should be.
     """
     orole = role[rid]
     ia = np.flatnonzero((orole == 1) & good)
     ib = np.flatnonzero((orole == 2) & good)
     if not len(ia) or not len(ib):
-        return
+        return np.zeros(0, np.int64)
     key_a = slot[rid[ia]] * L + rp[ia]
     key_b = slot[rid[ib]] * L + rp[ib]
     j = np.minimum(np.searchsorted(key_a, key_b), len(ia) - 1)
@@ -239,6 +261,7 @@ def _merge_mates(good: np.ndarray, rp: np.ndarray, rid: np.ndarray, base: np.nda
     take_b = agree & (q[ib] > q[ia])
     good[ia[~agree | take_b]] = False
     good[ib[~agree | ~take_b]] = False
+    return np.concatenate([ia[agree & ~take_b], ib[take_b]])
 
 
 def _mnv_runs(rp: np.ndarray, base: np.ndarray, dist: np.ndarray, strand: np.ndarray, frag: np.ndarray,

@@ -11,8 +11,9 @@ Counting rules (documented for reviewers in ``docs/calling.md``):
 * Overlapping mates are one fragment (one molecule): a position seen by both mates counts once;
   if both bases pass the quality filter but disagree, the position counts for NEITHER allele
   (a disagreement proves that one mate carries an error, and we cannot tell which; keeping
-  either would leak sequencing errors into low-VAF evidence). The kept base's strand is the
-  read strand of the mate with the higher base quality (ties: the first mate seen).
+  either would leak sequencing errors into low-VAF evidence). A base both mates agree on (and an
+  indel both mates carry) counts on the fragment strand, the strand of the pair's read 1 (the
+  reason is in ``fastpile._merge_mates``); a base seen by one mate only counts on its strand.
 * Indels are counted once per fragment (union over mates), at their left-normalised position.
 * Runs of >= 2 adjacent mismatches on one fragment are also recorded as MNV events, so that
   adjacent SNVs on the same molecules can be merged into one MNV.

@@ -99,6 +99,23 @@ def panel_contigs(reference: dict) -> tuple[set[str], list[Problem]]:
     return {iv.chrom for iv in ivs}, []
 
 
+#: The 28-byte empty BGZF block every complete BAM ends with (SAM/BAM specification §4.1.2).
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
+def has_bgzf_eof(path: str | Path) -> bool:
+    """Whether the file ends with the BGZF end-of-file block (a truncated copy does not)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            if fh.tell() < len(BGZF_EOF):
+                return False
+            fh.seek(-len(BGZF_EOF), 2)
+            return fh.read() == BGZF_EOF
+    except OSError:
+        return False
+
+
 def _fmt(n: int) -> str:
     return f"{n:,}"
 
@@ -121,9 +138,15 @@ def check_bam_contigs(bam: str | Path, reference_lengths: dict[str, int], panel_
         ``file`` is the BAM path. Covered: unreadable file; no ``@SQ`` lines (unaligned);
         panel contigs missing (with a hint when the BAM uses names without ``chr``);
         contigs whose length differs from the reference (another build); a BAM sorted by
-        query name.
+        query name or marked unsorted; an empty (0-byte) or truncated BAM (no BGZF EOF block:
+        the last 28 bytes are read, no more).
     """
     shown = str(bam)
+    if Path(bam).is_file() and Path(bam).stat().st_size == 0:
+        return [Problem(shown, "the BAM file is empty (0 bytes)", "re-copy or regenerate it")]
+    if not has_bgzf_eof(bam):
+        return [Problem(shown, "the BAM is truncated: it lacks the BGZF end-of-file block (an interrupted copy "
+                        "or a crashed aligner)", "re-copy the file or regenerate it, then re-index it")]
     try:
         with pysam.AlignmentFile(str(bam), "rb", check_sq=False) as fh:
             lengths = dict(zip(fh.references, fh.lengths))
@@ -149,8 +172,9 @@ def check_bam_contigs(bam: str | Path, reference_lengths: dict[str, int], panel_
         problems.append(Problem(shown, f"contig lengths differ from the reference: {shown_diff}{more}; "
                                 "the BAM was aligned to another genome build (e.g. GRCh37/hg19)",
                                 "re-align the reads to GRCh38 (the configured reference) or give the FASTQ files"))
-    if sort_order == "queryname":
-        problems.append(Problem(shown, "the BAM is sorted by read name (@HD SO:queryname)",
+    if sort_order in ("queryname", "unsorted"):
+        what = "sorted by read name (@HD SO:queryname)" if sort_order == "queryname" else "not sorted (@HD SO:unsorted)"
+        problems.append(Problem(shown, f"the BAM is {what}",
                                 f"sort by coordinate and index: `samtools sort -o out.bam {bam}; samtools index out.bam`"))
     return problems
 

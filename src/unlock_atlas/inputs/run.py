@@ -225,6 +225,8 @@ def _check_files(cfg: dict, samples: Sheet | None, wd: Path, shown: str, lines: 
             if not Path(path).is_file():
                 problems.append(Problem(samples.shown, f"file not found: {path}", "check the path (relative paths "
                                         f"resolve against the run directory {wd})", row=row.line, column=col))
+            elif col == "scrna":
+                problems += _scrna_problems(path, samples.shown, row.line)
             elif col == "bam":
                 if path in seen_bams:
                     logger.warning("%s line %d: BAM %s is also used on line %d", samples.shown, row.line, path, seen_bams[path])
@@ -235,6 +237,28 @@ def _check_files(cfg: dict, samples: Sheet | None, wd: Path, shown: str, lines: 
             problems.append(Problem(samples.shown, "fastq_1 and fastq_2 are the same file",
                                     "give the read-1 and read-2 files of the pair", row=row.line, column="fastq_2"))
     return problems
+
+
+#: HDF5 file signature (h5ad and 10x .h5 are HDF5); at offset 0, or 512/1024/... after a user block.
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def _scrna_problems(path: str, file: str, row: int) -> list[Problem]:
+    """An scRNA file must be a non-empty HDF5 file (.h5ad / 10x .h5); reads <= 8 bytes per offset.
+
+    Raw counts inside it are checked by the single-cell stage (``detect_input``), which names the file.
+    """
+    size = os.path.getsize(path)
+    fix = "re-export the file (AnnData .h5ad or 10x Genomics filtered_feature_bc_matrix.h5)"
+    if size == 0:
+        return [Problem(file, f"the scRNA file {path} is empty (0 bytes)", fix, row=row, column="scrna")]
+    with open(path, "rb") as fh:
+        for off in (0, 512, 1024, 2048):
+            fh.seek(off)
+            if fh.read(8) == _HDF5_MAGIC:
+                return []
+    return [Problem(file, f"the scRNA file {path} is not an HDF5 file (.h5ad / .h5): corrupt or another format",
+                    fix, row=row, column="scrna")]
 
 
 def _frame(records: list[dict], columns: list[str]) -> pd.DataFrame:

@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     panel.add_argument("--panel-genes", help="comma-separated genes: panel = their MANE coding exons ± padding "
                                              "(default without --panel-bed: every gene with a CDS in the GTF)")
     p.add_argument("--padding", type=int, default=20, help="bases added to each side of a coding exon (default 20)")
+    p.add_argument("--panel-extra-bed", type=Path, default=None,
+                   help="extra bait intervals added to the panel (BED, 4th column = gene), e.g. tiled "
+                        "fusion-breakpoint introns")
     p.set_defaults(func=run)
 
 
@@ -39,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     genes = [g.strip() for g in args.panel_genes.split(",") if g.strip()] if args.panel_genes else None
     ref = prepare_reference(args.fasta, args.gtf, args.outdir, panel_bed=args.panel_bed,
-                            panel_genes=genes, padding=args.padding)
+                            panel_genes=genes, padding=args.padding,
+                            panel_extra_bed=args.panel_extra_bed)
     for label, path in (("genome", ref.genome), ("genome index", ref.genome_fai), ("genome gzi", ref.genome_gzi),
                         ("panel BED", ref.panel_bed), ("transcript index", ref.transcripts), ("gene table", ref.genes)):
         if path is not None:

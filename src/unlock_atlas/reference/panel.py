@@ -217,3 +217,26 @@ def write_bed(intervals: list[Interval], path: str | Path) -> None:
     with atomic_path(path) as tmp, open(tmp, "w") as fh:
         for iv in intervals:
             fh.write(f"{iv.chrom}\t{iv.start}\t{iv.end}\t{iv.name}\n")
+
+
+def add_extra_targets(intervals: list[Interval], extra: list[Interval]) -> list[Interval]:
+    """The panel plus extra bait intervals (e.g. tiled breakpoint introns), karyotype-sorted.
+
+    Hybrid-capture panels tile the introns where recurrent fusion breakpoints lie (e.g. RET
+    intron 11, ALK intron 19), because a breakpoint is only seen by a read that reaches it;
+    coding-exon targets reach ~one fragment length into an intron. Extra intervals are added to
+    the panel; intervals of the same name that overlap or touch are merged into one target
+    (as :func:`panel_from_gtf` merges a gene's padded exons), so an intron bait abutting a
+    padded exon does not create a zero-gap pair of targets.
+    """
+    merged: list[Interval] = []
+    for iv in sort_intervals(list(intervals) + list(extra)):
+        j = len(merged) - 1
+        while j >= 0 and merged[j].chrom == iv.chrom and merged[j].end >= iv.start and merged[j].name != iv.name:
+            j -= 1   # look back past other genes' targets overlapping this one
+        last = merged[j] if j >= 0 else None
+        if last is not None and last.chrom == iv.chrom and last.name == iv.name and iv.start <= last.end:
+            merged[j] = Interval(last.chrom, last.start, max(last.end, iv.end), last.name)
+        else:
+            merged.append(iv)
+    return sort_intervals(merged)

@@ -9,7 +9,8 @@ Writes into one directory (``results/reference/`` in the workflow, docs/developm
     site's full GRCh38 is used unchanged and never copied.
 ``panel.bed``
     4-column BED in chromosome coordinates, karyotype-sorted: the configured BED, else the
-    MANE coding exons ± ``padding`` of the panel genes.
+    MANE coding exons ± ``padding`` of the panel genes; plus the extra baits of
+    ``panel_extra_bed`` (e.g. tiled fusion-breakpoint introns), if given.
 ``transcripts.tsv``
     One row per exon and per CDS segment of the MANE transcript of every gene the panel
     touches (an interval overlaps one of its exons).
@@ -35,8 +36,8 @@ import pysam
 from ..atomic import atomic_path
 from ..errors import InputError, Problem
 from .genome import RegionLift, grch38_chromosomes, parse_region_contig
-from .panel import (Interval, check_intervals_in_genome, genes_touched, merged_length, panel_from_gtf,
-                    read_bed_records, sort_intervals, write_bed)
+from .panel import (Interval, add_extra_targets, check_intervals_in_genome, genes_touched, merged_length,
+                    panel_from_gtf, read_bed_records, sort_intervals, write_bed)
 from .sparse import read_region_contigs, write_sparse_genome
 from .transcripts import Transcript, mane_by_gene, numbered_segments
 
@@ -185,6 +186,7 @@ def prepare_reference(
     panel_bed: str | os.PathLike | None = None,
     panel_genes: list[str] | None = None,
     padding: int = 20,
+    panel_extra_bed: str | os.PathLike | None = None,
 ) -> PreparedReference:
     """Prepare the reference directory used by every later stage.
 
@@ -205,6 +207,13 @@ def prepare_reference(
     padding
         Bases added on each side of a coding exon; the default 20 covers the canonical splice
         sites (±1-2) and the splice-region bases (±3-8 intronic) that annotation reports.
+    panel_extra_bed
+        Extra bait intervals added to the panel (BED, chromosome coordinates, 4th column the
+        gene), e.g. the intron where a gene's fusion breakpoints cluster: coding-exon targets
+        only reach ~one fragment length into an intron, so a fusion breakpoint is seen only
+        where the panel tiles it (:func:`~.panel.add_extra_targets`). An extra interval inside
+        a gene's transcript span and named after the gene counts as one of its targets in
+        ``genes.tsv``.
 
     Raises
     ------
@@ -216,7 +225,8 @@ def prepare_reference(
     t0 = time.perf_counter()
     fasta, gtf, outdir = Path(fasta), Path(gtf), Path(outdir)
     missing = [Problem(str(p), "file not found", f"check reference.{key} in the config", column=f"reference.{key}")
-               for p, key in ((fasta, "fasta"), (gtf, "gtf"), (Path(panel_bed) if panel_bed else None, "panel_bed"))
+               for p, key in ((fasta, "fasta"), (gtf, "gtf"), (Path(panel_bed) if panel_bed else None, "panel_bed"),
+                              (Path(panel_extra_bed) if panel_extra_bed else None, "panel_extra_bed"))
                if p is not None and not p.is_file()]
     if missing:
         raise InputError(missing)
@@ -237,7 +247,16 @@ def prepare_reference(
     records, source = _panel(gtf, mane, Path(panel_bed) if panel_bed else None, panel_genes, padding)
     check_intervals_in_genome(records, contigs, source, fasta)
     intervals = sort_intervals([iv for _, iv in records])
+    if panel_extra_bed:
+        extra = read_bed_records(panel_extra_bed)
+        check_intervals_in_genome(extra, contigs, panel_extra_bed, fasta)
+        intervals = add_extra_targets(intervals, [iv for _, iv in extra])
     touched = genes_touched(intervals, mane)
+    for iv in intervals:   # named extra baits inside a gene (intronic: they touch no exon)
+        tx = mane.get(iv.name)
+        if (iv.name in touched and iv not in touched[iv.name] and tx is not None and tx.chrom == iv.chrom
+                and tx.start <= iv.end and iv.start < tx.end):
+            touched[iv.name].append(iv)
     if not touched:
         raise InputError(Problem(str(source), "no panel interval overlaps an exon of any transcript in "
                                  f"{gtf}", "check the BED and the GTF use the same build and chromosome names"))

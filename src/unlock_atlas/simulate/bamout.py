@@ -85,6 +85,10 @@ class SamSink:
     def write(self, batch: ReadBatch) -> None:
         self.fh.write(format_sam(batch, self.sample_id, self.chroms))
 
+    def write_raw(self, sam: bytes, fq1: bytes, fq2: bytes) -> None:
+        """Add ready-made SAM records (e.g. chimeric reads, :mod:`.fusion`); FASTQ text is unused."""
+        self.fh.write(sam)
+
     def abort(self) -> None:
         self.fh.close()
 
@@ -131,6 +135,11 @@ class FastqSink:
         a, b = format_fastq(batch, self.sample_id)
         self.fh[0].write(a)
         self.fh[1].write(b)
+
+    def write_raw(self, sam: bytes, fq1: bytes, fq2: bytes) -> None:
+        """Add ready-made read 1 / read 2 FASTQ text (e.g. chimeric reads); SAM text is unused."""
+        self.fh[0].write(fq1)
+        self.fh[1].write(fq2)
 
     def _close(self) -> None:
         for fh, raw in zip(self.fh, self.raw):

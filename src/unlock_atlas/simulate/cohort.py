@@ -9,7 +9,8 @@ with ``ccf`` the cancer-cell fraction, ``m`` the mutant copies and ``CN`` the tu
 number of the gene (2 unless amplified). Germline heterozygous = 0.5 and homozygous = 1.0 in
 every sample (amplifications are taken as balanced); clonal haematopoiesis (CH) has VAF ``v``
 in the white-cell normal, ``v * (1 - tc)`` in plasma (white-cell DNA diluted by tumour DNA) and
-0 in tissue. Randomness (germline pool, genotypes, passengers) is seeded from
+0 in tissue. A fusion's chimeric fraction at each breakpoint follows the same model with
+``m = 1`` (one rearranged allele) and the copy number of that partner gene. Randomness (germline pool, genotypes, passengers) is seeded from
 ``(seed, label)`` so the plan does not depend on thread count or sample order.
 """
 
@@ -24,7 +25,7 @@ import numpy as np
 from ..errors import InputError, Problem
 from .alleles import Allele, left_normalise, protein_change
 from .panelgenome import PanelGenome
-from .scenario import SAMPLE_KEYS, PatientSpec, Scenario
+from .scenario import SAMPLE_KEYS, FusionSpec, PatientSpec, Scenario
 
 #: planted sites are kept at least this far apart (bp) so no two independent events overlap
 #: on one allele (phase groups are the deliberate exception).
@@ -59,6 +60,29 @@ class PlannedVariant:
         return {"somatic": "tumour", "chip": "normal"}.get(self.origin, "any")
 
 
+@dataclass(frozen=True)
+class PlannedFusion:
+    """A planted fusion of one patient, with the partner genes' strands and global breakpoints.
+
+    ``g5`` / ``g3`` are the global indices of the 5' gene's last kept base and the 3' gene's
+    first kept base; the product, read in transcript orientation, is the 5' gene up to ``g5``
+    followed by the 3' gene from ``g3``.
+    """
+
+    patient_id: str
+    spec_id: str
+    gene5: str
+    chrom5: str
+    pos5: int
+    strand5: str
+    gene3: str
+    chrom3: str
+    pos3: int
+    strand3: str
+    g5: int
+    g3: int
+
+
 @dataclass
 class SamplePlan:
     """Everything a worker needs to simulate one sample."""
@@ -76,6 +100,8 @@ class SamplePlan:
     off_target_fraction: float
     gene_cn: dict[str, float]
     variants: list[tuple[PlannedVariant, float]] = field(default_factory=list)  # (variant, expected VAF)
+    #: (fusion, chimeric fraction at the 5' breakpoint, at the 3' breakpoint)
+    fusions: list[tuple[PlannedFusion, float, float]] = field(default_factory=list)
 
     def gene_ratio(self, gene: str) -> float:
         """Expected copy ratio (tc*CN + (1-tc)*2)/2: the relative DNA amount of the gene."""
@@ -224,6 +250,7 @@ def plan_cohort(scn: Scenario, genome: PanelGenome, cohort: str, seed: int) -> C
     """
     patients = scn.cohort_patients(cohort)
     _check_scenario_alleles(scn, genome, patients)
+    planned_fusions = _check_fusions(scn, genome, patients)
     depth = scn.cohort_depth(cohort)
     taken = sorted({genome.to_global(v.chrom, v.pos) + k for p in scn.patients.values() for v in p.variants
                     for k in range(len(v.ref))})
@@ -276,11 +303,61 @@ def plan_cohort(scn: Scenario, genome: PanelGenome, cohort: str, seed: int) -> C
             for pv, ccf in passengers:
                 pcn = gene_cn.get(pv.gene, 2.0)
                 plan.variants.append((pv, 0.0 if typ == "normal" else clonal_vaf(tc, ccf, min(1, pcn), pcn)))
+            for pf in planned_fusions[p.id]:
+                f = next(x for x in p.fusions if x.id == pf.spec_id)
+                plan.fusions.append((pf, *_fusion_fractions(scn, p.id, f, key, tc, gene_cn, pf, problems)))
             _check_groups(scn, plan, problems)
             samples.append(plan)
     if problems:
         raise InputError(problems, header="the simulation scenario cannot be planted")
     return CohortPlan(patients, samples, variants)
+
+
+def _fusion_fractions(scn: Scenario, pid: str, f: FusionSpec, key: str, tc: float, gene_cn: dict[str, float],
+                      pf: PlannedFusion, problems: list[Problem]) -> tuple[float, float]:
+    """Chimeric fraction of the molecules spanning the 5' and the 3' breakpoint (clonal model, m = 1)."""
+    cn5, cn3 = gene_cn.get(pf.gene5, 2.0), gene_cn.get(pf.gene3, 2.0)
+    if key in f.vaf:
+        ccf = f.vaf[key] * (tc * cn3 + (1 - tc) * 2) / tc if tc > 0 else math.inf
+        if ccf > 1 + 1e-9:
+            problems.append(Problem(str(scn.path), f"patient {pid} fusion {f.id}: fraction {f.vaf[key]} in {key} "
+                                    f"needs ccf {ccf:.3g} > 1 at tumour content {tc}",
+                                    "lower the vaf or raise the sample's purity/tf"))
+    else:
+        ccf = f.ccf.get(key, 0.0)
+    ccf = min(ccf, 1.0)
+    return clonal_vaf(tc, ccf, min(1, cn5), cn5), clonal_vaf(tc, ccf, min(1, cn3), cn3)
+
+
+def _check_fusions(scn: Scenario, genome: PanelGenome, patients: list[PatientSpec]) -> dict[str, list[PlannedFusion]]:
+    """Fusion breakpoints must be intronic positions of panel genes with sequence (file, patient, fusion named)."""
+    problems, out = [], {}
+    for p in patients:
+        out[p.id] = []
+        for f in p.fusions:
+            where = f"patient {p.id} fusion {f.id}"
+            ok = True
+            for side, gene, chrom, pos in (("5'", f.gene5, f.chrom5, f.pos5), ("3'", f.gene3, f.chrom3, f.pos3)):
+                tx = genome.transcripts.get(gene)
+                if tx is None or genome.region_index(chrom, pos) < 0:
+                    problems.append(Problem(str(scn.path), f"{where}: {side} partner {gene} at {chrom}:{pos} is not in "
+                                            "a panel gene region with sequence",
+                                            "use panel genes; a partner without sequence can be stood in for by a "
+                                            "gene region of the shared data"))
+                    ok = False
+                elif tx.chrom != chrom or not tx.start < pos < tx.end or any(s <= pos <= e for s, e in tx.exons):
+                    problems.append(Problem(str(scn.path), f"{where}: {side} breakpoint {chrom}:{pos} is not in an "
+                                            f"intron of {gene} ({tx.transcript_id})",
+                                            "give an intronic position inside the gene's MANE transcript"))
+                    ok = False
+            if ok:
+                t5, t3 = genome.transcripts[f.gene5], genome.transcripts[f.gene3]
+                out[p.id].append(PlannedFusion(p.id, f.id, f.gene5, f.chrom5, f.pos5, t5.strand, f.gene3, f.chrom3,
+                                               f.pos3, t3.strand, genome.to_global(f.chrom5, f.pos5),
+                                               genome.to_global(f.chrom3, f.pos3)))
+    if problems:
+        raise InputError(problems, header="the simulation scenario's fusions do not fit the reference")
+    return out
 
 
 def _check_groups(scn: Scenario, plan: SamplePlan, problems: list[Problem]) -> None:

@@ -23,7 +23,7 @@ import pysam
 
 from ..errors import ReferenceError_
 from ..reference.genome import Region, RegionLift
-from ..reference.panel import Interval, panel_from_gtf
+from ..reference.panel import Interval, add_extra_targets, panel_from_gtf
 from ..reference.transcripts import Transcript, mane_by_gene
 
 #: byte -> base code (A C G T = 0..3, everything else N = 4)
@@ -83,8 +83,9 @@ class PanelGenome:
     transcripts: dict[str, Transcript]
 
     @classmethod
-    def load(cls, fasta: str | Path, gtf: str | Path, genes: list[str], padding: int = 20) -> PanelGenome:
-        """Read the panel genes' region contigs and MANE targets.
+    def load(cls, fasta: str | Path, gtf: str | Path, genes: list[str], padding: int = 20,
+             extra: list[Interval] | None = None) -> PanelGenome:
+        """Read the panel genes' region contigs and MANE targets (+ ``extra`` bait intervals).
 
         Raises
         ------
@@ -93,7 +94,7 @@ class PanelGenome:
         """
         lift = RegionLift.from_fasta(fasta)
         mane = mane_by_gene(gtf)
-        targets = panel_from_gtf(gtf, list(genes), padding)
+        targets = add_extra_targets(panel_from_gtf(gtf, list(genes), padding), list(extra or []))
         regions: list[Region] = []
         reg_genes: list[str] = []
         for gene in genes:
@@ -144,6 +145,16 @@ class PanelGenome:
         np.add.at(mask, genome.t_g1, -1)
         genome.target_cum = np.concatenate([[0], np.cumsum(np.cumsum(mask)[:-1] > 0)]).astype(np.int64)
         return genome
+
+    @classmethod
+    def for_scenario(cls, data_dir: str | Path, scn) -> PanelGenome:
+        """The panel genome of a scenario: its panel genes, padding and ``panel_extra`` baits,
+        from the shared data directory (``reference_grch38/``, ``transcripts_grch38/``)."""
+        data = Path(data_dir)
+        return cls.load(data / "reference_grch38" / "panel_genes.GRCh38.fa",
+                        data / "transcripts_grch38" / "panel_mane_select.GRCh38.gtf",
+                        list(scn.panel_genes), scn.panel_padding,
+                        [Interval(e.chrom, e.start, e.end, e.gene) for e in scn.panel_extra])
 
     # -- coordinates -------------------------------------------------------------------------
     def region_index(self, chrom: str, pos: int) -> int:

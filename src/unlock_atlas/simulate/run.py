@@ -19,9 +19,11 @@ from ..paths import resolve_data_dir
 from .bamout import FastqSink, SamSink, remove_scratch, scratch_dir
 from .cohort import CohortPlan, SamplePlan, derive_seed, plan_cohort
 from .fragments import allele_span, choose_carriers, draw_fragments
+from .fusion import chimera_spans, choose_chimeras, detectable, fusion_reads
 from .panelgenome import PanelGenome
 from .reads import molecule_batch, vector_batch
 from .scenario import load_scenario
+from .scrna import scrna_path, scrna_samples, write_scrna
 from .truth import write_run_config, write_truth
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,8 @@ class SampleResult:
     markdup: dict[str, int] = field(default_factory=dict)
     planted_alt: list[int] = field(default_factory=list)      # per plan.variants entry
     covering: list[int] = field(default_factory=list)
+    #: per plan.fusions entry: (chimeric unique molecules, of them detectable, chimeric read pairs)
+    fusion_counts: list[tuple[int, int, int]] = field(default_factory=list)
 
 
 def _init_worker(genome: PanelGenome) -> None:
@@ -80,7 +84,8 @@ def simulate_sample(plan: SamplePlan, seed: int, out: Path, fastq: bool, command
     assert genome is not None, "worker not initialised with the panel genome"
     t0 = time.monotonic()
     ss = derive_seed(seed, plan.sample_id)
-    r_frag, r_plant, r_reads, r_mol = (np.random.default_rng(s) for s in ss.spawn(4))
+    # a fifth stream for fusions: spawn(5) gives the same first four children as spawn(4)
+    r_frag, r_plant, r_reads, r_mol, r_fus = (np.random.default_rng(s) for s in ss.spawn(5))
     frags = draw_fragments(genome, plan, r_frag)
     carriers = choose_carriers(genome, frags, plan, r_plant)
     indel_mol = np.zeros(frags.n_unique, dtype=bool)
@@ -92,8 +97,13 @@ def simulate_sample(plan: SamplePlan, seed: int, out: Path, fastq: bool, command
         for u in carriers[i][indel_mol[carriers[i]]].tolist():
             alleles_of[u].append(v)
     subst = _substitutions(genome, plan, carriers, indel_mol)
+    chim = {c.molecule: c for c in choose_chimeras(genome, frags, plan, r_fus, indel_mol)} if plan.fusions else {}
+    chim_mol = np.zeros(frags.n_unique, dtype=bool)
+    chim_mol[list(chim)] = True
     py_row = indel_mol[frags.src]
-    vec_rows, py_rows = np.flatnonzero(~py_row), np.flatnonzero(py_row)
+    fus_row = chim_mol[frags.src]
+    vec_rows, py_rows = np.flatnonzero(~py_row & ~fus_row), np.flatnonzero(py_row)
+    fus_rows = np.flatnonzero(fus_row)
     paths = sample_paths(out, plan.sample_id, fastq)
     work = scratch_dir(out / ("fastq" if fastq else "bams"), plan.sample_id)
     chroms = [r.chrom for r in genome.regions]
@@ -107,6 +117,9 @@ def simulate_sample(plan: SamplePlan, seed: int, out: Path, fastq: bool, command
         if len(py_rows):
             batch, spans = molecule_batch(genome, frags, py_rows, R, r_mol, alleles_of)
             sink.write(batch)
+        if len(fus_rows):
+            sink.write_raw(*fusion_reads(genome, frags, fus_rows, chim, plan, R, r_fus, subst, plan.sample_id))
+            spans.update(chimera_spans(frags, chim, R))
         counts = sink.finish() if fastq else sink.finish(paths["bam"])
     except BaseException:
         sink.abort()
@@ -115,6 +128,10 @@ def simulate_sample(plan: SamplePlan, seed: int, out: Path, fastq: bool, command
         remove_scratch(work)
     result = SampleResult(plan.sample_id, frags.n_pairs, 0.0, counts or {})
     _truth_counts(genome, plan, frags, carriers, spans, result)
+    for fi in range(len(plan.fusions)):
+        mine = [c for c in chim.values() if c.fusion == fi]
+        result.fusion_counts.append((len(mine), sum(detectable(c) for c in mine),
+                                     int(np.count_nonzero(np.isin(frags.src[fus_rows], [c.molecule for c in mine])))))
     result.seconds = time.monotonic() - t0
     dup = result.markdup.get("duplicates")
     logger.info("%s: %d reads%s in %.1f s", plan.sample_id, 2 * frags.n_pairs,
@@ -173,11 +190,9 @@ def simulate_cohort(out: str | Path, seed: int, cohort: str = "demo", fastq: boo
     """
     out = Path(out)
     data = resolve_data_dir(data_dir)
-    fasta = data / "reference_grch38" / "panel_genes.GRCh38.fa"
-    gtf = data / "transcripts_grch38" / "panel_mane_select.GRCh38.gtf"
     scn = load_scenario(scenario)
     t0 = time.monotonic()
-    genome = PanelGenome.load(fasta, gtf, list(scn.panel_genes), scn.panel_padding)
+    genome = PanelGenome.for_scenario(data, scn)
     plan = plan_cohort(scn, genome, cohort, seed)
     command_line = f"unlock-atlas simulate --cohort {cohort} --seed {seed}" + (" --fastq" if fastq else "")
     todo = [s for s in plan.samples if only_samples is None or s.sample_id in only_samples]
@@ -197,7 +212,10 @@ def simulate_cohort(out: str | Path, seed: int, cohort: str = "demo", fastq: boo
             for r in pool.imap_unordered(_run, tasks):
                 results[r.sample_id] = r
     write_truth(out, scn, genome, plan, results)
-    write_run_config(out, scn, plan, cohort, seed, fastq)
+    scrna = {s.sample_id: scrna_path(s.sample_id) for s in scrna_samples(scn, plan, cohort)}
+    if only_samples is None or any(s in scrna for s in only_samples):
+        scrna = write_scrna(out, scn, plan, cohort, seed) or scrna
+    write_run_config(out, scn, plan, cohort, seed, fastq, scrna)
     total = sum(r.read_pairs for r in results.values())
     logger.info("done: %d samples, %d reads in %.1f s", len(results), 2 * total, time.monotonic() - t0)
     return plan

@@ -5,6 +5,13 @@ The YAML is validated here into frozen dataclasses; every problem is reported to
 Sample keys are ``N`` (white-cell normal), ``T-BL``/``T-PD`` (tissue baseline/progression) and
 ``P-BL``/``P-OT``/``P-PD`` (plasma baseline/on-treatment/progression); the sample id is
 ``<patient>-<key>``.
+
+Fusions (``fusions:`` per patient) are given as the 5' partner's last kept base and the 3'
+partner's first kept base in chromosome coordinates (transcript orientation: the product is
+gene5 upstream of ``pos5`` joined to gene3 downstream of ``pos3``), with per-sample
+``ccf``/``vaf`` like variants. ``panel_extra:`` lists extra bait intervals (e.g. a tiled
+breakpoint intron) that the simulated panel captures and that the run config's
+``config/panel_extra.bed`` hands to ``prepare-reference --panel-extra-bed``.
 """
 
 from __future__ import annotations
@@ -47,6 +54,10 @@ class SampleSpec:
     key: str
     day: int
     tumour_content: float  # tissue purity or plasma tumour fraction; 0 for the normal
+    #: single-cell RNA of this biopsy is simulated (tissue only; cohorts with ``scrna_cells``)
+    scrna: bool = False
+    #: the biopsy's malignant cells carry the planted persister / partial-EMT programme shift
+    programme_shift: bool = False
 
     @property
     def sample_type(self) -> str:
@@ -89,6 +100,40 @@ class CopyNumberSpec:
 
 
 @dataclass(frozen=True)
+class FusionSpec:
+    """A planted gene fusion (DNA rearrangement joining two panel gene regions).
+
+    ``pos5`` is the last base of the 5' gene kept in the product and ``pos3`` the first base
+    of the 3' gene kept (1-based chromosome coordinates, both intronic); ``ccf``/``vaf`` map
+    sample keys to the planted amount, as for variants (``vaf`` = fraction of the molecules
+    spanning the 3' breakpoint that are chimeric).
+    """
+
+    id: str
+    gene5: str
+    chrom5: str
+    pos5: int
+    gene3: str
+    chrom3: str
+    pos3: int
+    citation: str
+    ccf: dict[str, float] = field(default_factory=dict)
+    vaf: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExtraTargetSpec:
+    """An extra bait interval of the simulated panel (BED-style: 0-based ``start``, ``end`` exclusive)."""
+
+    gene: str
+    chrom: str
+    start: int
+    end: int
+    note: str
+    citation: str
+
+
+@dataclass(frozen=True)
 class MechanismSpec:
     """The true resistance mechanism(s) of a patient (one row of ``truth/mechanisms.tsv``)."""
 
@@ -115,6 +160,7 @@ class PatientSpec:
     variants: tuple[VariantSpec, ...]
     copy_number: tuple[CopyNumberSpec, ...]
     mechanisms: tuple[MechanismSpec, ...]
+    fusions: tuple[FusionSpec, ...] = ()
 
     def sample_id(self, key: str) -> str:
         return f"{self.id}-{key}"
@@ -138,6 +184,7 @@ class Scenario:
     passenger_ccf: tuple[float, ...]
     citations: dict[str, str]
     patients: dict[str, PatientSpec]
+    panel_extra: tuple[ExtraTargetSpec, ...] = ()
 
     def cohort_patients(self, cohort: str) -> list[PatientSpec]:
         if cohort not in self.cohorts:
@@ -147,6 +194,10 @@ class Scenario:
 
     def cohort_depth(self, cohort: str) -> dict[str, float]:
         return {k: float(v) for k, v in self.cohorts[cohort]["depth"].items()}
+
+    def scrna_cells(self, cohort: str) -> int:
+        """Cells per simulated scRNA biopsy in ``cohort`` (0 = the cohort has no scRNA)."""
+        return int(self.cohorts[cohort].get("scrna_cells", 0))
 
     def cite(self, keys: str) -> str:
         """Expand ``"KEY1; KEY2"`` into the full citations (unknown keys are kept verbatim)."""
@@ -205,7 +256,13 @@ def _patient(c: _Collector, raw: dict[str, Any]) -> PatientSpec | None:
         typ = SAMPLE_KEYS[key][0]
         tc_key = {"tissue": "purity", "plasma": "tf", "normal": None}[typ]
         tc = _num(c, f"{where} sample {key} {tc_key}", s.get(tc_key), 0.0, 1.0) if tc_key else 0.0
-        samples[key] = SampleSpec(key, int(s.get("day", 0)), tc)
+        scrna, shift = bool(s.get("scrna", False)), bool(s.get("programme_shift", False))
+        if (scrna or shift) and typ != "tissue":
+            c.add(f"{where} sample {key}", "scrna / programme_shift given for a non-tissue sample",
+                  "single-cell RNA comes from biopsies: set it on T-BL / T-PD only")
+        if shift and not scrna:
+            c.add(f"{where} sample {key}", "programme_shift without scrna", "add `scrna: true` to the sample")
+        samples[key] = SampleSpec(key, int(s.get("day", 0)), tc, scrna, shift)
     variants = []
     for v in raw.get("variants") or []:
         vw = f"{where} variant {v.get('id', '?')}"
@@ -237,6 +294,22 @@ def _patient(c: _Collector, raw: dict[str, Any]) -> PatientSpec | None:
         cw = f"{where} copy_number {cn.get('id', '?')}"
         cns.append(CopyNumberSpec(str(cn.get("id", "")), str(cn.get("gene", "")),
                                   _keyed(c, f"{cw} cn", cn.get("cn"), 0.0, 200.0, samples)))
+    fusions = []
+    for f in raw.get("fusions") or []:
+        fw = f"{where} fusion {f.get('id', '?')}"
+        missing = [k for k in ("id", "gene5", "chrom5", "pos5", "gene3", "chrom3", "pos3") if k not in f]
+        if missing:
+            c.add(fw, f"missing keys {missing}", "give id, gene5, chrom5, pos5, gene3, chrom3, pos3 and ccf/vaf")
+            continue
+        ccf = _keyed(c, f"{fw} ccf", f.get("ccf"), 0.0, 1.0, samples)
+        vaf = _keyed(c, f"{fw} vaf", f.get("vaf"), 0.0, 1.0, samples)
+        for k in set(ccf) & set(vaf):
+            c.add(fw, f"sample {k} has both ccf and vaf", "give one of them per sample")
+        for k in list(ccf) + list(vaf):
+            if samples.get(k) and samples[k].sample_type == "normal":
+                c.add(fw, "somatic fusion given for the normal", "tumour events belong to T-*/P-* samples")
+        fusions.append(FusionSpec(str(f["id"]), str(f["gene5"]), str(f["chrom5"]), int(f["pos5"]), str(f["gene3"]),
+                                  str(f["chrom3"]), int(f["pos3"]), str(f.get("citation", "")), ccf, vaf))
     mechs = []
     for m in raw.get("mechanisms") or []:
         mw = f"{where} mechanism {m.get('gene') or m.get('subclass')}"
@@ -247,14 +320,15 @@ def _patient(c: _Collector, raw: dict[str, Any]) -> PatientSpec | None:
                                    str(m.get("alteration", "")), str(m.get("acquisition", "")),
                                    str(m.get("phase", "na")), tuple(m.get("evidence") or ()),
                                    str(m.get("citation", ""))))
-    known = {v.id for v in variants} | {cn.id for cn in cns}
+    known = {v.id for v in variants} | {cn.id for cn in cns} | {f.id for f in fusions}
     for m in mechs:
         for e in m.evidence:
             if e not in known:
-                c.add(where, f"mechanism evidence {e!r} is not a variant or copy_number id", f"use one of {sorted(known)}")
+                c.add(where, f"mechanism evidence {e!r} is not a variant, copy_number or fusion id", f"use one of {sorted(known)}")
     return PatientSpec(pid, str(raw["tumour_type"]), str(raw.get("histology", "")), str(raw["drug"]),
                        str(raw.get("best_response", "")), int(raw["progression_day"]),
-                       bool(raw.get("early_trial_after", False)), samples, tuple(variants), tuple(cns), tuple(mechs))
+                       bool(raw.get("early_trial_after", False)), samples, tuple(variants), tuple(cns), tuple(mechs),
+                       tuple(fusions))
 
 
 def load_scenario(path: str | Path | None = None) -> Scenario:
@@ -291,6 +365,20 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     dup = {t: _num(c, f"sequencing.duplicate_fraction.{t}", (seq.get("duplicate_fraction") or {}).get(t), 0.0, 0.9)
            for t in SAMPLE_TYPES}
     germ, pas = raw.get("germline") or {}, raw.get("passengers") or {}
+    extra = []
+    for i, e in enumerate(raw.get("panel_extra") or []):
+        ew = f"panel_extra[{i}]"
+        try:
+            spec = ExtraTargetSpec(str(e["gene"]), str(e["chrom"]), int(e["start"]), int(e["end"]),
+                                   str(e.get("note", "")), str(e.get("citation", "")))
+        except (KeyError, TypeError, ValueError):
+            c.add(ew, "needs gene, chrom, start, end (integers, BED-style)", "see resources/demo_cohort.yaml")
+            continue
+        if spec.start < 0 or spec.end <= spec.start:
+            c.add(ew, f"empty interval {spec.start}-{spec.end}", "BED-style: 0-based start < end")
+        if not spec.citation:
+            c.add(ew, "no citation", "say which panel tiles this region (citation key or text)")
+        extra.append(spec)
     if c.problems:
         raise InputError(c.problems, header=f"{len(c.problems)} problem(s) in the simulation scenario {path}")
     return Scenario(
@@ -300,4 +388,5 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
         germline_sites=int(germ.get("n_sites", 40)), population_af=float(germ.get("population_af", 0.5)),
         passenger_snvs=int(pas.get("n_snv", 3)), passenger_indels=int(pas.get("n_indel", 1)),
         passenger_ccf=tuple(float(x) for x in pas.get("ccf_choices", [1.0])),
-        citations={str(k): str(v) for k, v in (raw.get("citations") or {}).items()}, patients=patients)
+        citations={str(k): str(v) for k, v in (raw.get("citations") or {}).items()}, patients=patients,
+        panel_extra=tuple(extra))

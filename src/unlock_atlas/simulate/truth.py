@@ -1,9 +1,10 @@
 """Truth tables and run configuration written by the simulator.
 
-``truth/variants.tsv``, ``truth/copy_number.tsv`` and ``truth/mechanisms.tsv`` record what
-was planted (columns documented in :data:`VARIANT_COLUMNS` etc.); ``config/config.yaml``,
+``truth/variants.tsv``, ``truth/copy_number.tsv``, ``truth/fusions.tsv`` and
+``truth/mechanisms.tsv`` record what was planted (columns documented in :data:`VARIANT_COLUMNS` etc.); ``config/config.yaml``,
 ``config/patients.tsv`` and ``config/samples.tsv`` are the pipeline's inputs (design.md §2),
-with paths relative to the run directory. All files are TSV with LF endings, deterministic,
+with paths relative to the run directory; ``config/panel_extra.bed`` holds the scenario's extra
+baits (``prepare-reference --panel-extra-bed``). All files are TSV with LF endings, deterministic,
 and written atomically.
 """
 
@@ -29,6 +30,15 @@ COPY_NUMBER_COLUMNS = ["patient_id", "sample_id", "gene", "tumour_copy_number", 
                        "expected_copy_ratio", "expected_log2_ratio"]
 MECHANISM_COLUMNS = ["patient_id", "drug", "class", "subclass", "gene", "alteration", "acquisition", "phase",
                      "first_plasma_day", "citation"]
+#: one row per planted fusion x sample of its patient (the normal and samples without it included,
+#: expected 0): ``pos5`` last base of the 5' gene kept, ``pos3`` first base of the 3' gene kept;
+#: ``expected_fraction_5/3`` chimeric fraction of the molecules crossing each breakpoint;
+#: ``chimeric_molecules`` unique chimeric molecules planted, ``detectable_molecules`` those with
+#: >= 30 bases of each partner (they give a split read or a discordant pair, simulate/fusion.py),
+#: ``chimeric_read_pairs`` their read pairs including PCR duplicates.
+FUSION_COLUMNS = ["patient_id", "sample_id", "sample_type", "timepoint", "fusion_id", "gene5", "chrom5", "pos5",
+                  "strand5", "gene3", "chrom3", "pos3", "strand3", "expected_fraction_5", "expected_fraction_3",
+                  "chimeric_molecules", "detectable_molecules", "chimeric_read_pairs"]
 PATIENT_COLUMNS = ["patient_id", "tumour_type", "drug", "treatment_start", "progression_day", "best_response",
                    "early_trial_after"]
 SAMPLE_COLUMNS = ["patient_id", "sample_id", "sample_type", "timepoint", "collection_day", "bam", "fastq_1",
@@ -71,6 +81,15 @@ def write_truth(out: Path, scn: Scenario, genome: PanelGenome, plan: CohortPlan,
             crows.append([s.patient_id, s.sample_id, gene, _g(cn), _g(s.tumour_content), _g(ratio), _g(math.log2(ratio))])
     write_text_atomic(out / "truth" / "copy_number.tsv", _tsv(COPY_NUMBER_COLUMNS, crows))
 
+    frows = []
+    for s in plan.samples:
+        res = results.get(s.sample_id)
+        for i, (f, f5, f3) in enumerate(s.fusions):
+            counts = res.fusion_counts[i] if res else ("", "", "")
+            frows.append([s.patient_id, s.sample_id, s.sample_type, s.timepoint, f.spec_id, f.gene5, f.chrom5, f.pos5,
+                          f.strand5, f.gene3, f.chrom3, f.pos3, f.strand3, _g(f5), _g(f3), *counts])
+    write_text_atomic(out / "truth" / "fusions.tsv", _tsv(FUSION_COLUMNS, frows))
+
     mrows = []
     for p in plan.patients:
         plasma = sorted((s for s in plan.samples if s.patient_id == p.id and s.sample_type == "plasma"),
@@ -80,8 +99,10 @@ def write_truth(out: Path, scn: Scenario, genome: PanelGenome, plan: CohortPlan,
             for s in plasma:
                 vafs = {v.spec_id: vaf for v, vaf in s.variants}
                 cn_ids = {c.id: c.gene for c in p.copy_number}
+                fus = {f.spec_id: f3 for f, _, f3 in s.fusions}
                 seen = any(vafs.get(e, 0) > 0 for e in m.evidence) or any(
-                    e in cn_ids and abs(s.gene_ratio(cn_ids[e]) - 1) > 1e-9 for e in m.evidence)
+                    e in cn_ids and abs(s.gene_ratio(cn_ids[e]) - 1) > 1e-9 for e in m.evidence) or any(
+                    fus.get(e, 0) > 0 for e in m.evidence)
                 if seen:
                     first = s.day
                     break
@@ -90,8 +111,13 @@ def write_truth(out: Path, scn: Scenario, genome: PanelGenome, plan: CohortPlan,
     write_text_atomic(out / "truth" / "mechanisms.tsv", _tsv(MECHANISM_COLUMNS, mrows))
 
 
-def write_run_config(out: Path, scn: Scenario, plan: CohortPlan, cohort: str, seed: int, fastq: bool) -> None:
-    """Write ``config/config.yaml``, ``config/patients.tsv`` and ``config/samples.tsv``."""
+def write_run_config(out: Path, scn: Scenario, plan: CohortPlan, cohort: str, seed: int, fastq: bool,
+                     scrna: dict[str, str] | None = None) -> None:
+    """Write ``config/config.yaml``, ``config/patients.tsv`` and ``config/samples.tsv``.
+
+    ``scrna`` maps sample IDs to their simulated single-cell file (the ``scrna`` column).
+    """
+    scrna = scrna or {}
     prows = [[p.id, p.tumour_type, p.drug, "0", p.progression_day, p.best_response,
               "true" if p.early_trial_after else "false"] for p in plan.patients]
     write_text_atomic(out / "config" / "patients.tsv", _tsv(PATIENT_COLUMNS, prows))
@@ -102,9 +128,20 @@ def write_run_config(out: Path, scn: Scenario, plan: CohortPlan, cohort: str, se
         fq1 = f"fastq/{s.sample_id}_R1.fastq.gz" if fastq else ""
         fq2 = f"fastq/{s.sample_id}_R2.fastq.gz" if fastq else ""
         tissue = s.sample_type == "tissue"
-        srows.append([s.patient_id, s.sample_id, s.sample_type, s.timepoint, s.day, bam, fq1, fq2, "",
+        srows.append([s.patient_id, s.sample_id, s.sample_type, s.timepoint, s.day, bam, fq1, fq2,
+                      scrna.get(s.sample_id, ""),
                       f"{s.tumour_content:g}" if tissue else "", hist[s.patient_id] if tissue else ""])
     write_text_atomic(out / "config" / "samples.tsv", _tsv(SAMPLE_COLUMNS, srows))
+    extra = ""
+    if scn.panel_extra:
+        karyo = {c: i for i, c in enumerate(grch38_chromosomes())}
+        bed = "".join(f"# {e.gene} {e.chrom}:{e.start + 1}-{e.end} {e.note}: {scn.cite(e.citation)}\n"
+                      for e in scn.panel_extra)
+        bed += "".join(f"{e.chrom}\t{e.start}\t{e.end}\t{e.gene}\n"
+                       for e in sorted(scn.panel_extra, key=lambda e: (karyo.get(e.chrom, 99), e.start, e.end)))
+        write_text_atomic(out / "config" / "panel_extra.bed", bed)
+        extra = ("  # extra baits (tiled fusion-breakpoint introns) the simulated panel captured\n"
+                 "  panel_extra_bed: config/panel_extra.bed\n")
     flags = f"--seed {seed} --cohort {cohort}" + (" --fastq" if fastq else "")
     text = (
         f"# Unlock atlas {cohort} cohort — written by `unlock-atlas simulate {flags}`\n"
@@ -117,6 +154,7 @@ def write_run_config(out: Path, scn: Scenario, plan: CohortPlan, cohort: str, se
         '  gtf: "{data_dir}/transcripts_grch38/panel_mane_select.GRCh38.gtf"\n'
         f"  panel_genes: [{', '.join(scn.panel_genes)}]\n"
         f"  panel_padding: {scn.panel_padding}\n"
+        f"{extra}"
         "privacy:\n"
         "  pseudonymise: true\n"
     )

@@ -96,7 +96,7 @@ def patient_cnv(layout: pd.DataFrame, patient_seed: int, n_arm_events: int = 6) 
 def simulate_sample(n_cells: int = 3000, *, seed: int = 0, patient_seed: int = 1, timepoint: str = "baseline",
                     n_genes: int = 3000, mean_umis: float = 4000.0, malignant_fraction: float = 0.35,
                     normal_epithelial_fraction: float = 0.15, doublet_rate: float = 0.03,
-                    sample_id: str = "SIM-1") -> AnnData:
+                    sample_id: str = "SIM-1", programme_shift: bool | None = None) -> AnnData:
     """Simulate one biopsy's raw UMI counts (``.X``, int32 CSR) with truth in ``obs``.
 
     Parameters
@@ -113,6 +113,10 @@ def simulate_sample(n_cells: int = 3000, *, seed: int = 0, patient_seed: int = 1
         See the module docstring.
     sample_id
         Written to ``obs['sample_id']``.
+    programme_shift
+        Plant the persister / partial-EMT shift in malignant cells; default (None): only at
+        ``progression``. The demo sets it per biopsy (a non-genetic resistance patient has it,
+        a patient with a genetic mechanism does not).
     """
     rng = np.random.default_rng(seed)
     layout = genome_layout(n_genes)
@@ -141,7 +145,9 @@ def simulate_sample(n_cells: int = 3000, *, seed: int = 0, patient_seed: int = 1
         f[sel] = np.exp(trng.normal(0.0, 1.0, len(sel)))
         f[[gidx[g] for g in markers[ct].genes if g in gidx]] = MARKER_FOLD
     prog_fold = np.ones(len(genes))
-    if timepoint == "progression":
+    if programme_shift is None:
+        programme_shift = timepoint == "progression"
+    if programme_shift:
         for p in PROGRESSION_PROGRAMMES:
             prog_fold[[gidx[g] for g in progs[p].genes if g in gidx]] = PROGRAMME_FOLD
     lib = np.exp(rng.normal(np.log(mean_umis), 0.35, n_src))
@@ -174,5 +180,6 @@ def simulate_sample(n_cells: int = 3000, *, seed: int = 0, patient_seed: int = 1
     var.index.name = None
     ad = AnnData(X=x, obs=obs, var=var)
     ad.uns["simulation"] = {"seed": seed, "patient_seed": patient_seed, "timepoint": timepoint,
-                            "progression_programmes": list(PROGRESSION_PROGRAMMES)}
+                            "programme_shift": bool(programme_shift),
+                            "progression_programmes": list(PROGRESSION_PROGRAMMES) if programme_shift else []}
     return ad

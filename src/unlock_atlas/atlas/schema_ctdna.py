@@ -1,0 +1,45 @@
+"""Schema of the atlas ``ctdna`` table: one row per tumour sample (plasma and tissue) x tumour fraction.
+
+Written per patient by ``unlock-atlas classify`` to ``results/tables/ctdna/<patient>.parquet``; the
+atlas copies ``tumour_fraction`` into ``samples.tumour_fraction``. See
+:mod:`unlock_atlas.classify.ctdna` for the estimator and docs/classification.md.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from .schema import SAMPLE_TYPES, TIMEPOINTS, field_doc
+
+METHODS = ["truncal_vaf", "max_vaf", "none"]
+
+SCHEMA = pa.schema([
+    field_doc("patient_id", pa.string(), "patient identifier (pseudonym when privacy.pseudonymise is on)", nullable=False),
+    field_doc("sample_id", pa.string(), "sample identifier (pseudonym when privacy.pseudonymise is on)", nullable=False),
+    field_doc("sample_type", pa.string(), "tissue or plasma", nullable=False, allowed=SAMPLE_TYPES),
+    field_doc("timepoint", pa.string(), "collection timepoint", allowed=TIMEPOINTS),
+    field_doc("collection_day", pa.int32(), "collection day", unit="days from treatment start"),
+    field_doc("tumour_fraction", pa.float64(), "tumour fraction = 2 x pooled VAF of the patient's truncal heterozygous "
+              "somatic variants (truncal_vaf), else 2 x the highest somatic VAF (max_vaf); clonal haematopoiesis, germline "
+              "and artefacts excluded", unit="fraction"),
+    field_doc("tf_ci_low", pa.float64(), "lower bound of the 95% interval (2 x Wilson bound of the pooled VAF)",
+              unit="fraction"),
+    field_doc("tf_ci_high", pa.float64(), "upper bound of the 95% interval", unit="fraction"),
+    field_doc("method", pa.string(), "estimator used", nullable=False, allowed=METHODS),
+    field_doc("n_variants", pa.int32(), "somatic variants the estimate pools", unit="variants"),
+    field_doc("alt_reads", pa.int32(), "pooled ALT fragments", unit="fragments"),
+    field_doc("depth", pa.int32(), "pooled informative fragments", unit="fragments"),
+    field_doc("informative", pa.bool_(), "tumour_fraction >= 0.03, the detection floor below which a negative plasma "
+              "result is non-informative (resistance-biology.md §4)"),
+    field_doc("matched_tissue_sample_id", pa.string(), "plasma rows: the tissue sample of the same timepoint "
+              "compared for concordance (pseudonym when pseudonymised)"),
+    field_doc("n_tissue_mutations", pa.int32(), "somatic mutations called in the matched tissue sample",
+              unit="variants"),
+    field_doc("n_tissue_mutations_in_plasma", pa.int32(), "of those, called in this plasma sample", unit="variants"),
+    field_doc("n_plasma_only_mutations", pa.int32(), "somatic mutations called in this plasma sample but not in the "
+              "matched tissue", unit="variants"),
+    field_doc("concordance", pa.float64(), "tissue-plasma positive percent agreement: n_tissue_mutations_in_plasma / "
+              "n_tissue_mutations", unit="fraction"),
+])
+
+SORT_KEYS = ["collection_day", "sample_type", "sample_id"]

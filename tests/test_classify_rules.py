@@ -1,0 +1,289 @@
+"""Unit tests of the classification rules (issue 6) on small hand-built patients.
+
+Expected labels come from resistance-biology.md §2 rule 1 (context dependence, written by hand
+below), not from the code under test: KRAS is a by-pass on EGFR TKIs and anti-EGFR antibodies
+but on-target on G12C inhibitors; MET amplification is a by-pass on osimertinib but on-target on
+MET TKIs; MAP2K1 on dabrafenib+trametinib is classified per component drug.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from unlock_atlas.classify.alterations import build_alterations, hgvsp_short
+from unlock_atlas.classify.ctdna import tumour_content, tumour_fractions
+from unlock_atlas.classify.lineage import transformation_of
+from unlock_atlas.classify.mechanisms import classify_patient
+from unlock_atlas.classify.patient import PatientData
+from unlock_atlas.classify.phase import decide
+from unlock_atlas.classify.stage import classify
+from unlock_atlas.classify.summary import cohort_summary
+from unlock_atlas.knowledge.drugs import resolve_regimen
+
+# (sample, type, timepoint, day, purity, histology)
+SAMPLES = [("N", "normal", None, 0, None, None), ("T-BL", "tissue", "baseline", -7, 0.5, "adenocarcinoma"),
+           ("T-PD", "tissue", "progression", 300, 0.5, "adenocarcinoma"),
+           ("P-BL", "plasma", "baseline", 0, None, None), ("P-PD", "plasma", "progression", 300, None, None)]
+# truncal heterozygous SNVs planted at VAF purity/2 in tissue, tf/2 in plasma (tf 0.2 -> VAF 0.1)
+TRUNCAL = [("chr17", 7675088 + i, "C", "T", "TP53") for i in range(3)]
+PLASMA_TF = {"P-BL": 0.2, "P-PD": 0.2}
+
+
+def _vrow(sample, stype, chrom, pos, ref, alt, gene, alt_reads, depth, *, hgvsp=None, csq="missense_variant",
+          origin="somatic", filt="PASS", status=None):
+    vaf = alt_reads / depth if depth else None
+    if status is None:
+        status = "called" if alt_reads >= 3 else ("detected_below_threshold" if alt_reads else "not_detected")
+    half = 1.96 * math.sqrt(max(vaf * (1 - vaf), 1e-9) / depth) if depth else 0
+    return {"patient_id": "PX", "sample_id": sample, "sample_type": stype, "chrom": chrom, "pos": pos, "ref": ref,
+            "alt": alt, "kind": "snv", "gene": gene, "transcript": None, "hgvsc": None, "hgvsp": hgvsp,
+            "consequence": csq, "alt_reads": alt_reads, "depth": depth, "vaf": vaf,
+            "vaf_ci_low": max(0.0, vaf - half), "vaf_ci_high": min(1.0, vaf + half), "status": status,
+            "filter": filt, "origin": origin}
+
+
+def make_patient(drug: str, extra: list[dict] | None = None, *, cn: pd.DataFrame | None = None,
+                 samples=SAMPLES, progression_day: int | None = 300, best_response: str = "PR") -> PatientData:
+    s = pd.DataFrame(samples, columns=["sample_id", "sample_type", "timepoint", "collection_day", "purity",
+                                       "histology"])
+    rows = []
+    for sid, stype, *_ in samples:
+        if stype == "normal":
+            continue
+        frac = 0.25 if stype == "tissue" else PLASMA_TF[sid] / 2
+        depth = 400 if stype == "tissue" else 1000
+        for chrom, pos, ref, alt, gene in TRUNCAL:
+            rows.append(_vrow(sid, stype, chrom, pos, ref, alt, gene, round(frac * depth), depth, csq="synonymous_variant"))
+    present = {x for x, *_ in samples}
+    rows += [r for r in (extra or []) if r["sample_id"] in present]
+    return PatientData("PX", "NSCLC", resolve_regimen(drug), progression_day, best_response, s, pd.DataFrame(rows),
+                       copy_number=cn if cn is not None else pd.DataFrame())
+
+
+def acquired_snv(gene, pos, hgvsp, *, prog_reads=(80, 60), base_reads=(0, 0), base_depth=(400, 1000), **kw):
+    """A variant absent at baseline (by default) and called at progression in tissue and plasma."""
+    return [_vrow("T-BL", "tissue", "chr1", pos, "G", "T", gene, base_reads[0], base_depth[0], hgvsp=hgvsp, **kw),
+            _vrow("P-BL", "plasma", "chr1", pos, "G", "T", gene, base_reads[1], base_depth[1], hgvsp=hgvsp, **kw),
+            _vrow("T-PD", "tissue", "chr1", pos, "G", "T", gene, prog_reads[0], 400, hgvsp=hgvsp, **kw),
+            _vrow("P-PD", "plasma", "chr1", pos, "G", "T", gene, prog_reads[1], 1000, hgvsp=hgvsp, **kw)]
+
+
+def amplification(gene: str, cn_by_sample: dict[str, float]) -> pd.DataFrame:
+    rows = []
+    for sid, c in cn_by_sample.items():
+        tc = 0.5 if sid.startswith("T") else None
+        rows.append({"patient_id": "PX", "sample_id": sid, "sample_type": "tissue" if sid.startswith("T") else "plasma",
+                     "gene": gene, "chrom": "chr7", "start": 116672196, "end": 116798377, "n_targets": 21,
+                     "mean_depth": 300.0, "log2_ratio": math.log2((0.5 * c + 1.0) / 2), "log2_se": 0.02,
+                     "ci_low": math.log2((0.5 * c + 1.0) / 2) - 0.04, "ci_high": math.log2((0.5 * c + 1.0) / 2) + 0.04,
+                     "tumour_content": tc, "tumour_content_source": "purity" if tc else "none",
+                     "copy_number": c if tc else None, "copy_number_ci_low": c - 0.3 if tc else None,
+                     "copy_number_ci_high": c + 0.3 if tc else None,
+                     "call": "amplification" if c >= 5 else "neutral", "confidence": 0.99})
+    return pd.DataFrame(rows)
+
+
+def mechanisms(pat: PatientData) -> pd.DataFrame:
+    return classify(pat).mechanisms
+
+
+# -- drug context (resistance-biology.md §2 rule 1) ------------------------------------------------------
+@pytest.mark.parametrize("drug, klass, subclass", [
+    ("osimertinib", "bypass", "BYPASS_DOWNSTREAM"),     # EGFR TKI
+    ("gefitinib", "bypass", "BYPASS_DOWNSTREAM"),       # EGFR TKI (1st generation)
+    ("cetuximab", "bypass", "BYPASS_DOWNSTREAM"),       # anti-EGFR antibody
+    ("panitumumab", "bypass", "BYPASS_DOWNSTREAM"),     # anti-EGFR antibody
+    ("sotorasib", "on_target", "ON_TARGET_MUT"),        # KRAS G12C inhibitor: KRAS is the target
+    ("adagrasib", "on_target", "ON_TARGET_MUT"),
+])
+def test_kras_is_bypass_on_egfr_drugs_and_on_target_on_g12c_inhibitors(drug, klass, subclass):
+    m = mechanisms(make_patient(drug, acquired_snv("KRAS", 25245350, "p.Gly12Asp")))
+    assert m[["class", "subclass", "gene", "alteration", "acquisition"]].values.tolist() == [
+        [klass, subclass, "KRAS", "p.G12D", "acquired"]]
+
+
+@pytest.mark.parametrize("drug, klass, subclass", [
+    ("osimertinib", "bypass", "BYPASS_RTK"),
+    ("capmatinib", "on_target", "ON_TARGET_AMP"),
+    ("tepotinib", "on_target", "ON_TARGET_AMP"),
+])
+def test_met_amplification_bypass_on_osimertinib_on_target_on_met_tkis(drug, klass, subclass):
+    pat = make_patient(drug, cn=amplification("MET", {"T-BL": 2.0, "T-PD": 10.0}))
+    m = mechanisms(pat)
+    assert m[["class", "subclass", "gene", "alteration", "acquisition"]].values.tolist() == [
+        [klass, subclass, "MET", "amplification", "acquired"]]
+
+
+def test_map2k1_on_dabrafenib_trametinib_is_mapped_per_component():
+    m = mechanisms(make_patient("dabrafenib+trametinib", acquired_snv("MAP2K1", 66729162, "p.Cys121Ser")))
+    got = sorted(m[["drug", "class", "subclass"]].values.tolist())
+    assert got == [["dabrafenib", "bypass", "BYPASS_DOWNSTREAM"], ["trametinib", "on_target", "ON_TARGET_MUT"]]
+    assert set(m["regimen"]) == {"dabrafenib+trametinib"}
+    # one alteration: counted once, as on-target (it hits a target of the regimen)
+    pts = pd.DataFrame([{"patient_id": "PX", "drug": "dabrafenib+trametinib", "tumour_type": "melanoma",
+                         "progression_day": 300, "resistance_type": "acquired", "early_trial_after": None}])
+    s = cohort_summary(pts, pd.DataFrame({"patient_id": ["PX"], "sample_type": ["tissue"]}), m)
+    val = s[s["stratum"] == "all"].set_index("metric")["value"]
+    assert (val["resistance_alterations_at_progression"], val["resistance_alterations_on_target"],
+            val["resistance_alterations_bypass"]) == (1, 1, 0)
+
+
+# -- what never is a mechanism ------------------------------------------------------------------------------
+@pytest.mark.parametrize("origin, filt", [("chip", "chip"), ("germline", "germline"), ("artefact", "strand_bias")])
+def test_ch_germline_artefact_never_yield_a_mechanism(origin, filt):
+    # a KRAS G12D that would be a textbook bypass on cetuximab, but seen in the white-cell normal (CH)
+    v = acquired_snv("KRAS", 25245350, "p.Gly12Asp", origin=origin, filt=filt)
+    res = classify(make_patient("cetuximab", v))
+    assert "KRAS" not in set(res.alterations.get("gene", pd.Series(dtype=str)))
+    assert res.mechanisms[["class", "subclass"]].values.tolist() == [["unknown", "UNKNOWN"]]
+
+
+def test_stable_pre_existing_alteration_is_not_a_mechanism_of_acquired_resistance():
+    # KRAS G12D clonal before cetuximab and unchanged: the drug worked despite it (PR), so it is not
+    # the mechanism; the patient is unknown and the note says why
+    v = acquired_snv("KRAS", 25245350, "p.Gly12Asp", base_reads=(100, 100), prog_reads=(100, 100))
+    res = classify(make_patient("cetuximab", v))
+    alt = res.alterations.set_index("gene").loc["KRAS"]
+    assert alt["acquisition"] == "pre_existing" and not alt["enriched"]
+    assert res.mechanisms["subclass"].tolist() == ["UNKNOWN"]
+    assert "p.G12D" in res.mechanisms["note"].iloc[0]
+    # ... but for primary resistance (best response PD) the same alteration explains it
+    res = classify(make_patient("cetuximab", v, best_response="PD", progression_day=56))
+    assert res.mechanisms[["subclass", "acquisition"]].values.tolist() == [["BYPASS_DOWNSTREAM", "pre_existing"]]
+
+
+def test_enriched_pre_existing_subclone_is_a_pre_existing_mechanism():
+    # CCF 2*0.0125/0.5 = 0.05 at baseline -> 2*0.2/0.5 = 0.8 at progression
+    v = acquired_snv("NRAS", 114713909, "p.Gln61Lys", base_reads=(5, 5), prog_reads=(80, 80))
+    res = classify(make_patient("cetuximab", v))
+    assert res.mechanisms[["class", "subclass", "gene", "acquisition"]].values.tolist() == [
+        ["bypass", "BYPASS_DOWNSTREAM", "NRAS", "pre_existing"]]
+    assert bool(res.alterations.set_index("gene").loc["NRAS", "enriched"])
+
+
+# -- acquisition statistics ---------------------------------------------------------------------------
+def test_acquired_needs_a_baseline_that_would_have_seen_it():
+    # progression tissue VAF 0.2 at purity 0.5 -> CCF ~0.8; baseline tissue (purity 0.5, 400x) expects
+    # VAF ~0.17: 0 reads has probability ~(1-0.17)^400 ~ 1e-32 -> acquired
+    deep = classify(make_patient("osimertinib", acquired_snv("EGFR", 55181398, "p.Cys797Ser"))).alterations
+    row = deep.set_index("gene").loc["EGFR"]
+    assert row["acquisition"] == "acquired" and row["acquisition_p"] < 1e-10
+    # a 4x baseline could easily have missed it: (1-0.17)^8 (tissue 4x + plasma 4x) > 0.05 -> indeterminate
+    shallow = classify(make_patient("osimertinib", acquired_snv("EGFR", 55181398, "p.Cys797Ser",
+                                                                base_depth=(4, 4)))).alterations
+    row = shallow.set_index("gene").loc["EGFR"]
+    assert row["acquisition"] == "indeterminate" and row["acquisition_p"] > 0.05
+    # no baseline sample at all
+    no_base = [s for s in SAMPLES if s[2] != "baseline"]
+    res = classify(make_patient("osimertinib", acquired_snv("EGFR", 55181398, "p.Cys797Ser"), samples=no_base))
+    assert res.alterations.set_index("gene").loc["EGFR", "acquisition"] == "indeterminate"
+    m = res.mechanisms
+    assert m["acquisition"].tolist() == ["indeterminate"] and "no baseline sample" in m["note"].iloc[0]
+
+
+# -- unknown / non-informative ------------------------------------------------------------------------------
+def test_non_informative_when_no_tissue_and_plasma_tumour_fraction_too_low():
+    only_plasma = [s for s in SAMPLES if not (s[1] == "tissue" and s[2] == "progression")]
+    PLASMA_TF["P-PD"] = 0.02           # 2% < the 3% floor
+    try:
+        res = classify(make_patient("osimertinib", samples=only_plasma))
+    finally:
+        PLASMA_TF["P-PD"] = 0.2
+    tf = res.ctdna.set_index("sample_id")
+    assert tf.loc["P-PD", "tumour_fraction"] == pytest.approx(0.02, abs=0.01)
+    assert not tf.loc["P-PD", "informative"]
+    assert res.mechanisms[["class", "subclass"]].values.tolist() == [["unknown", "NON_INFORMATIVE"]]
+    # with a tissue biopsy at progression the same negative result is UNKNOWN
+    assert mechanisms(make_patient("osimertinib"))["subclass"].tolist() == ["UNKNOWN"]
+
+
+def test_not_progressed_patient_has_no_mechanism_row():
+    assert mechanisms(make_patient("osimertinib", progression_day=None)).empty
+
+
+# -- histology ------------------------------------------------------------------------------------------
+def test_sclc_transformation_is_lineage_histologic():
+    s = [x if x[0] != "T-PD" else ("T-PD", "tissue", "progression", 300, 0.5, "SCLC") for x in SAMPLES]
+    m = mechanisms(make_patient("osimertinib", samples=s))
+    assert m[["class", "subclass", "alteration"]].values.tolist() == [["other", "LINEAGE_HISTOLOGIC", "SCLC"]]
+    assert "Lee JK" in m["citation"].iloc[0]
+
+
+@pytest.mark.parametrize("text, label", [
+    ("SCLC", "small-cell (SCLC/NE) transformation"), ("small cell carcinoma", "small-cell (SCLC/NE) transformation"),
+    ("squamous cell carcinoma", "squamous transformation"), ("non-small cell lung carcinoma", None),
+    ("non small cell carcinoma", None), ("NSCLC", None), ("adenocarcinoma", None), (None, None)])
+def test_histology_terms(text, label):
+    t = transformation_of(text)
+    assert (t.label if t else None) == label
+
+
+# -- ctDNA tumour fraction -----------------------------------------------------------------------------------
+def test_tumour_fraction_from_truncal_variants_with_interval():
+    tf = tumour_fractions(make_patient("osimertinib")).set_index("sample_id")
+    # planted: plasma 0.2, tissue 0.5 (truncal VAF = TF/2)
+    for sid, truth in (("P-BL", 0.2), ("P-PD", 0.2), ("T-BL", 0.5), ("T-PD", 0.5)):
+        assert tf.loc[sid, "method"] == "truncal_vaf"
+        assert tf.loc[sid, "tf_ci_low"] <= truth <= tf.loc[sid, "tf_ci_high"]
+        assert tf.loc[sid, "tumour_fraction"] == pytest.approx(truth, rel=0.02)
+    # tissue content used for scaling = purity; plasma = the estimate
+    tc = tumour_content(tumour_fractions(make_patient("osimertinib")), make_patient("osimertinib"))
+    assert tc["T-BL"] == 0.5 and tc["P-PD"] == pytest.approx(0.2, rel=0.02)
+
+
+def test_concordance_counts_tissue_mutations_seen_in_plasma():
+    # the C797S is called in both progression samples; the 3 truncal SNVs are in all samples
+    tf = tumour_fractions(make_patient("osimertinib", acquired_snv("EGFR", 55181398, "p.Cys797Ser")))
+    row = tf.set_index("sample_id").loc["P-PD"]
+    assert (row["matched_tissue_sample_id"], row["n_tissue_mutations"], row["n_tissue_mutations_in_plasma"],
+            row["n_plasma_only_mutations"], row["concordance"]) == ("T-PD", 4, 4, 0, 1.0)
+
+
+# -- phase / HGVS ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("both, a, b, phase", [
+    (20, 0, 1, "cis"), (0, 12, 9, "trans"), (1, 0, 0, "unknown"), (6, 6, 6, "unknown"), (2, 0, 0, "unknown")])
+def test_phase_decision(both, a, b, phase):
+    assert decide(both, a, b) == phase
+
+
+@pytest.mark.parametrize("long, short", [("p.Cys797Ser", "p.C797S"), ("ENSP00000275493.2:p.Thr790Met", "p.T790M"),
+                                         ("p.Arg213Ter", "p.R213*"), ("p.Leu120=", "p.L120="), (None, None)])
+def test_hgvsp_short(long, short):
+    assert hgvsp_short(long) == short
+
+
+def _bam(path, fragments: list[tuple[str, str]]) -> str:
+    """A BAM of 50 bp reads at chr1:81-130 whose bases at 100 and 118 are the given alleles."""
+    import pysam
+
+    ref = list("ACGT" * 13)[:50]           # positions 81..130
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr1", "LN": 1000}]}
+    with pysam.AlignmentFile(str(path), "wb", header=header) as out:
+        for i, (x, y) in enumerate(fragments):
+            seq = ref.copy()
+            seq[100 - 81] = "T" if x == "A" else "G"
+            seq[118 - 81] = "T" if y == "A" else "C"
+            r = pysam.AlignedSegment()
+            r.query_name, r.flag, r.reference_id, r.reference_start = f"f{i}", 0, 0, 80
+            r.mapping_quality, r.cigarstring = 60, "50M"
+            r.query_sequence, r.query_qualities = "".join(seq), pysam.qualitystring_to_array("I" * 50)
+            out.write(r)
+    pysam.index(str(path))
+    return str(path)
+
+
+@pytest.mark.parametrize("fragments, phase", [
+    ([("A", "A")] * 8 + [("R", "R")] * 20, "cis"),
+    ([("A", "R")] * 6 + [("R", "A")] * 5 + [("R", "R")] * 20, "trans"),
+    ([("A", "A")] * 1 + [("R", "R")] * 20, "unknown"),
+])
+def test_phase_from_spanning_fragments(tmp_path, fragments, phase):
+    from unlock_atlas.classify.phase import Site, phase_pair
+
+    bam = _bam(tmp_path / "x.bam", fragments)
+    res = phase_pair([bam], Site("chr1", 100, "G", "T"), Site("chr1", 118, "C", "T"))
+    n_both = sum(f == ("A", "A") for f in fragments)
+    assert (res.phase, res.both, res.neither) == (phase, n_both, sum(f == ("R", "R") for f in fragments))

@@ -1,0 +1,188 @@
+"""`unlock-atlas export maf|cbioportal` on a small hand-made atlas.
+
+Expected values come from the specifications, not from the code: the GDC MAF specification
+(https://docs.gdc.cancer.gov/Data/File_Formats/MAF_Format/: column order, '-' for the empty
+allele), vcf2maf 1.6 (mskcc/vcf2maf vcf2maf.pl: indel Start/End, GetVariantClassification,
+HGVSp_Short for silent and splice-site variants), ClinVar (GRCh38 locations) and cBioPortal's
+File Formats page (https://docs.cbioportal.org/file-formats/: clinical 4-row header, discrete
+CNA levels, meta fields, case-list suffixes).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from unlock_atlas.errors import InputError
+from unlock_atlas.export import maf_alleles, variant_classification
+from unlock_atlas.export.maf import GDC_COLUMNS, hgvsp_short_maf
+
+
+def _variant(sample, stype, chrom, pos, ref, alt, gene, csq, hgvsc, hgvsp, short, alt_reads, depth,
+             status="called", origin="somatic"):
+    return {"patient_id": "P1", "sample_id": sample, "sample_type": stype, "chrom": chrom, "pos": pos, "ref": ref,
+            "alt": alt, "kind": "snv" if len(ref) == len(alt) == 1 else "indel", "gene": gene,
+            "transcript": "ENST00000275493.7" if gene == "EGFR" else None, "refseq_transcript": None,
+            "hgvsc": hgvsc, "hgvsp": hgvsp, "hgvsp_short": short, "consequence": csq, "alt_reads": alt_reads,
+            "ref_reads": depth - alt_reads, "depth": depth, "vaf": alt_reads / depth, "vaf_ci_low": None,
+            "vaf_ci_high": None, "detection_score": 90.0, "status": status, "filter": "PASS", "origin": origin}
+
+
+T790M = ("chr7", 55181378, "C", "T", "EGFR", "missense_variant", "c.2369C>T", "p.Thr790Met", "p.T790M")
+EX19 = ("chr7", 55174771, "AGGAATTAAGAGAAGC", "A", "EGFR", "inframe_deletion", "c.2235_2249del",
+        "p.Glu746_Ala750del", "p.E746_A750del")
+
+
+@pytest.fixture()
+def atlas_dir(tmp_path):
+    d = tmp_path / "atlas"
+    d.mkdir()
+    patients = pd.DataFrame([{"patient_id": "P1", "tumour_type": "NSCLC", "drug": "osimertinib",
+                              "drug_class": "EGFR TKI", "targets": "EGFR", "progression_day": 300,
+                              "best_response": "PR", "resistance_type": "acquired", "early_trial_after": None,
+                              "n_samples": 3, "n_tissue": 1, "n_plasma": 1, "has_normal": True}])
+    samples = pd.DataFrame([
+        {"patient_id": "P1", "sample_id": "T1", "sample_type": "tissue", "timepoint": "baseline",
+         "collection_day": -7, "mean_depth": 500.0, "qc_status": "pass", "purity": 0.6, "histology": "adenocarcinoma"},
+        {"patient_id": "P1", "sample_id": "L1", "sample_type": "plasma", "timepoint": "progression",
+         "collection_day": 300, "mean_depth": 1500.0, "qc_status": "pass", "purity": None, "histology": None},
+        {"patient_id": "P1", "sample_id": "N1", "sample_type": "normal", "timepoint": None,
+         "collection_day": -7, "mean_depth": 400.0, "qc_status": "pass", "purity": None, "histology": None},
+    ])
+    variants = pd.DataFrame([
+        _variant("L1", "plasma", *T790M, 40, 1000),
+        _variant("T1", "tissue", *T790M, 0, 500, status="not_detected"),
+        _variant("N1", "normal", *T790M, 1, 300, status="not_detected"),
+        _variant("T1", "tissue", *EX19, 120, 480),
+        _variant("N1", "normal", *EX19, 0, 310, status="not_detected"),
+        _variant("T1", "tissue", "chr7", 55181370, "G", "A", "EGFR", "synonymous_variant", "c.2361G>A",
+                 "p.Gln787=", "p.Q787=", 250, 500, origin="germline"),
+    ])
+    copy_number = pd.DataFrame([
+        {"patient_id": "P1", "sample_id": s, "sample_type": t, "gene": g, "chrom": "chr7", "n_targets": 10, "call": c}
+        for s, t, g, c in [("T1", "tissue", "MET", "amplification"), ("L1", "plasma", "MET", "gain"),
+                           ("T1", "tissue", "CDKN2A", "deep_deletion"), ("L1", "plasma", "CDKN2A", None),
+                           ("N1", "normal", "MET", "neutral")]])
+    tables = {"patients": patients, "samples": samples, "variants": variants, "copy_number": copy_number}
+    for name, df in tables.items():
+        df.to_parquet(d / f"{name}.parquet", index=False)
+    (d / "manifest.json").write_text(json.dumps({"schema_version": "1.0", "tables": list(tables)}))
+    return d
+
+
+def test_maf_alleles_follow_gdc_and_vcf2maf():
+    # ClinVar NM_005228.5:c.2235_2249del: GRCh38 chr7:55174772-55174786 (VCF 55174771 with anchor A)
+    assert maf_alleles(*EX19[1:4]) == (55174772, 55174786, "GGAATTAAGAGAAGC", "-", "DEL")
+    # vcf2maf insertion: Start = anchor, End = anchor + 1, Reference_Allele '-'
+    assert maf_alleles(29207200, "C", "CTA") == (29207200, 29207201, "-", "TA", "INS")
+    assert maf_alleles(55181378, "C", "T") == (55181378, 55181378, "C", "T", "SNP")
+    assert maf_alleles(100, "AC", "GT")[4] == "DNP" and maf_alleles(100, "ACGT", "GTCA")[4] == "ONP"
+
+
+@pytest.mark.parametrize("csq,vtype,expected", [
+    ("stop_gained", "SNP", "Nonsense_Mutation"), ("frameshift_variant", "DEL", "Frame_Shift_Del"),
+    ("frameshift_variant", "INS", "Frame_Shift_Ins"), ("inframe_deletion", "DEL", "In_Frame_Del"),
+    ("splice_donor_variant&intron_variant", "SNP", "Splice_Site"),
+    ("splice_region_variant&intron_variant", "SNP", "Splice_Region"), ("synonymous_variant", "SNP", "Silent"),
+    ("5_prime_UTR_variant", "SNP", "5'UTR"), ("upstream_gene_variant", "SNP", "5'Flank"),
+    ("downstream_gene_variant", "SNP", "3'Flank"), ("start_lost", "SNP", "Translation_Start_Site"),
+    ("stop_lost", "SNP", "Nonstop_Mutation"), (None, "SNP", "IGR"),
+])
+def test_variant_classification_is_vcf2maf(csq, vtype, expected):
+    assert variant_classification(csq, vtype) == expected
+
+
+def test_hgvsp_short_vcf2maf_forms():
+    # TP53 c.375+1G>A (ClinVar, splice donor) -> vcf2maf p.X125_splice; synonymous -> p.Q787Q
+    assert hgvsp_short_maf("", "c.375+1G>A", "splice_donor_variant") == "p.X125_splice"
+    assert hgvsp_short_maf("p.Q787=", "c.2361G>A", "synonymous_variant") == "p.Q787Q"
+    assert hgvsp_short_maf("p.T790M", "c.2369C>T", "missense_variant") == "p.T790M"
+
+
+def test_export_maf_cli(atlas_dir, tmp_path):
+    from unlock_atlas.cli import main
+
+    out = tmp_path / "cohort.maf"
+    assert main(["export", "maf", str(atlas_dir), "-o", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0] == "#version 2.4"
+    df = pd.read_csv(out, sep="\t", comment="#", dtype=str, keep_default_na=False)
+    assert list(df.columns[:34]) == GDC_COLUMNS
+    # default: called somatic only -> T790M in L1 and the exon-19 deletion in T1 (germline synonymous dropped)
+    got = df.set_index("Tumor_Sample_Barcode")
+    assert sorted(df["Tumor_Sample_Barcode"]) == ["L1", "T1"]
+    t790m = got.loc["L1"]
+    assert (t790m["Hugo_Symbol"], t790m["Chromosome"], t790m["Start_Position"], t790m["Variant_Classification"],
+            t790m["HGVSp_Short"], t790m["t_alt_count"], t790m["t_ref_count"], t790m["t_depth"],
+            t790m["Matched_Norm_Sample_Barcode"], t790m["n_alt_count"], t790m["n_depth"]) == (
+        "EGFR", "chr7", "55181378", "Missense_Mutation", "p.T790M", "40", "960", "1000", "N1", "1", "300")
+    ex19 = got.loc["T1"]
+    assert (ex19["Start_Position"], ex19["End_Position"], ex19["Reference_Allele"], ex19["Tumor_Seq_Allele2"],
+            ex19["Variant_Type"], ex19["Variant_Classification"]) == (
+        "55174772", "55174786", "GGAATTAAGAGAAGC", "-", "DEL", "In_Frame_Del")
+    # --origin germline picks the synonymous variant, written vcf2maf's way
+    assert main(["export", "maf", str(atlas_dir), "-o", str(out), "--origin", "germline"]) == 0
+    g = pd.read_csv(out, sep="\t", comment="#", dtype=str, keep_default_na=False)
+    assert g[["HGVSp_Short", "Variant_Classification", "Mutation_Status"]].values.tolist() == [
+        ["p.Q787Q", "Silent", "Germline"]]
+    assert main(["export", "maf", str(atlas_dir), "-o", str(out), "--origin", "bogus"]) == 2
+
+
+def test_export_cbioportal(atlas_dir, tmp_path):
+    from unlock_atlas.cli import main
+
+    out = tmp_path / "study"
+    out.mkdir()
+    (out / "stale.txt").write_text("from an earlier export")
+    assert main(["export", "cbioportal", str(atlas_dir), "-o", str(out), "--study-id", "lung_unlock"]) == 0
+    assert not (out / "stale.txt").exists()  # replaced whole
+    meta = dict(line.split(": ", 1) for line in (out / "meta_study.txt").read_text().splitlines())
+    assert meta["cancer_study_identifier"] == "lung_unlock" and meta["type_of_cancer"] == "mixed"
+    assert meta["reference_genome"] == "hg38" and meta["add_global_case_list"] == "true"
+    # clinical: 4 '#' rows (names, descriptions, datatypes, priorities), then attribute names, then data
+    sample_lines = (out / "data_clinical_sample.txt").read_text().splitlines()
+    assert all(line.startswith("#") for line in sample_lines[:4]) and not sample_lines[4].startswith("#")
+    header = sample_lines[4].split("\t")
+    assert header[:2] == ["PATIENT_ID", "SAMPLE_ID"]
+    assert set(sample_lines[2][1:].split("\t")) <= {"STRING", "NUMBER", "BOOLEAN"}
+    rows = [dict(zip(header, line.split("\t"))) for line in sample_lines[5:]]
+    assert [r["SAMPLE_ID"] for r in rows] == ["T1", "L1"]           # the normal is not a cBioPortal sample
+    assert rows[0]["COLLECTION_DAY"] == "-7" and rows[1]["PURITY"] == "NA"
+    patient = (out / "data_clinical_patient.txt").read_text().splitlines()
+    prow = dict(zip(patient[4].split("\t"), patient[5].split("\t")))
+    assert (prow["PATIENT_ID"], prow["PROGRESSION_DAY"], prow["HAS_NORMAL"], prow["EARLY_TRIAL_AFTER"]) == (
+        "P1", "300", "TRUE", "NA")
+    for banned in ("MUTATION_COUNT", "FRACTION_GENOME_ALTERED"):
+        assert banned not in patient[4] and banned not in sample_lines[4]
+    # discrete CNA: -2 deep deletion ... 2 amplification (cBioPortal / GISTIC levels)
+    cna = pd.read_csv(out / "data_cna.txt", sep="\t", dtype=str, keep_default_na=False).set_index("Hugo_Symbol")
+    assert list(cna.columns) == ["T1", "L1"]
+    assert cna.loc["MET"].tolist() == ["2", "1"] and cna.loc["CDKN2A"].tolist() == ["-2", "NA"]
+    cmeta = (out / "meta_cna.txt").read_text()
+    assert "genetic_alteration_type: COPY_NUMBER_ALTERATION\ndatatype: DISCRETE\nstable_id: gistic\n" in cmeta
+    mmeta = (out / "meta_mutations.txt").read_text()
+    assert "genetic_alteration_type: MUTATION_EXTENDED\ndatatype: MAF\nstable_id: mutations\n" in mmeta
+    muts = pd.read_csv(out / "data_mutations.txt", sep="\t", dtype=str, keep_default_na=False)
+    assert sorted(muts["Tumor_Sample_Barcode"]) == ["L1", "T1"] and set(muts["Chromosome"]) == {"7"}
+    lists = {p.name: dict(line.split(": ", 1) for line in p.read_text().splitlines())
+             for p in (out / "case_lists").iterdir()}
+    assert lists["cases_sequenced.txt"]["stable_id"] == "lung_unlock_sequenced"
+    assert lists["cases_cna.txt"]["stable_id"] == "lung_unlock_cna"
+    assert lists["cases_cnaseq.txt"]["case_list_ids"] == "T1\tL1"
+    spec = (out / "data_timeline_specimen.txt").read_text().splitlines()
+    assert spec[0].split("\t")[:4] == ["PATIENT_ID", "START_DATE", "STOP_DATE", "EVENT_TYPE"]
+    assert spec[1].split("\t")[:5] == ["P1", "-7", "", "SPECIMEN", "T1"]
+
+
+def test_cbioportal_rejects_ids_it_cannot_load(atlas_dir, tmp_path):
+    from unlock_atlas import load_atlas
+    from unlock_atlas.export import write_study
+
+    samples = pd.read_parquet(atlas_dir / "samples.parquet")
+    samples.loc[0, "sample_id"] = "T 1/a"
+    samples.to_parquet(atlas_dir / "samples.parquet", index=False)
+    with pytest.raises(InputError, match="T 1/a"):
+        write_study(load_atlas(atlas_dir), tmp_path / "study")
+    assert not (tmp_path / "study").exists()
