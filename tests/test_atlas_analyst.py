@@ -24,7 +24,8 @@ from unlock_atlas.cli import main
 
 from conftest import REPO
 
-NOTEBOOKS = ["first_look.ipynb", "ctdna_kinetics.ipynb"]
+NOTEBOOKS = ["first_look.ipynb", "ctdna_kinetics.ipynb", "singlecell_programmes.ipynb"]
+SC_NOTEBOOK = "singlecell_programmes.ipynb"   # single-cell programmes by mechanism (issue 11 c)
 C797S = ("chr7", 55181398, "T", "A")      # EGFR p.C797S (GRCh38), the planted resistance mutation
 P72R = ("chr17", 7676154, "G", "C")       # TP53 p.P72R, a common germline polymorphism
 
@@ -325,9 +326,37 @@ def test_notebooks_run_on_the_demo_atlas(name, demo_run, monkeypatch, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", NOTEBOOKS)
+@pytest.mark.parametrize("name", [n for n in NOTEBOOKS if n != SC_NOTEBOOK])
 def test_notebooks_show_mechanisms_and_kinetics(name, atlas_dir, monkeypatch, tmp_path):
     nb = _execute(name, atlas_dir, monkeypatch, tmp_path)
     text = "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
                      for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "EGFR p.C797S" in text and _images(nb) >= 2
+
+
+def _text(nb) -> str:
+    return "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
+                     for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+@pytest.mark.slow
+def test_singlecell_notebook_says_when_there_is_no_single_cell_data(atlas_dir, monkeypatch, tmp_path):
+    # the two-patient test atlas has no sc_composition / sc_programs rows
+    nb = _execute(SC_NOTEBOOK, atlas_dir, monkeypatch, tmp_path)
+    assert "no single-cell data in this atlas" in _text(nb) and _images(nb) == 0
+
+
+@pytest.mark.slow
+def test_singlecell_notebook_shows_the_planted_programme_shift(demo_run, monkeypatch, tmp_path):
+    """The demo's NON_GENETIC patient has the persister / partial-EMT shift planted in its progression
+    biopsy's malignant cells (simulator: PROGRAMME_FOLD = 3 on those genes); the other single-cell
+    patient has none, so its change must be smaller."""
+    import re
+
+    nb = _execute(SC_NOTEBOOK, demo_run / "results", monkeypatch, tmp_path)
+    changes = {cls: (float(p), float(e)) for cls, p, e in re.findall(
+        r"(\S+) patient \w+: change at progression persister ([+-][\d.]+), emt_partial ([+-][\d.]+)", _text(nb))}
+    assert "NON_GENETIC" in changes and len(changes) >= 2, changes
+    persister, emt = changes.pop("NON_GENETIC")
+    assert persister > 0 and emt > 0
+    assert all(persister > p and emt > e for p, e in changes.values()), changes

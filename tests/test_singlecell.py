@@ -133,3 +133,18 @@ def test_cli_registers_three_subcommands():
     args = parser.parse_args(["sc", "annotate", "in.h5ad", "-o", "out.h5ad", "--no-cnv"])
     assert args.func is _cli._annotate and args.no_cnv
     assert parser.parse_args(["sc", "simulate", "-o", "x.h5ad"]).func is _cli._simulate
+
+
+def test_corrupt_or_empty_h5ad_is_a_clear_error(tmp_path) -> None:
+    from unlock_atlas.errors import InputError
+    from unlock_atlas.singlecell.pipeline import read_any
+
+    bad, empty = tmp_path / "bad.h5ad", tmp_path / "empty.h5ad"
+    bad.write_bytes(b"not an HDF5 file")
+    empty.write_bytes(b"")
+    import pytest
+
+    with pytest.raises(InputError, match="bad.h5ad: cannot read the single-cell file"):
+        read_any(bad)
+    with pytest.raises(InputError, match="empty.h5ad: the single-cell file is empty"):
+        read_any(empty)

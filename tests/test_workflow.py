@@ -46,6 +46,8 @@ def test_atlas_tables_follow_the_contract(demo_run):
     # tumour fraction: estimated for every tumour sample (classify stage), never for the normal
     assert sms.loc[sms.sample_type != "normal", "tumour_fraction"].notna().all()
     assert sms.loc[sms.sample_type == "normal", "tumour_fraction"].isna().all()
+    # every demo sample passes the germline identity check (no swap planted in the demo)
+    assert (sms.identity_ok == True).all()  # noqa: E712
     # ≥ 4 drugs, and the sheet's drugs are carried through
     assert sorted(pts.drug) == sorted(sheet_p.drug) and pts.drug.nunique() >= 4
     # every demo patient progressed after PR/SD → acquired resistance

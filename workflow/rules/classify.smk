@@ -16,6 +16,8 @@ rule classify:
     input:
         config=EFFECTIVE_CONFIG,
         variants="results/tables/variants/{patient}.parquet",
+        # sample-identity verdicts: a patient with a swapped / mixed sample is not classified (identity.smk)
+        identity=IDENTITY_PATIENTS,
         copy_number=lambda wildcards: [
             f"results/tables/copy_number/{r.sample_id}.parquet" for r in patient_samples(wildcards.patient)
         ],
@@ -53,7 +55,7 @@ rule classify:
     shell:
         "unlock-atlas classify --config {input.config:q} --directory . --patient {wildcards.patient:q} "
         "--variants {input.variants:q} --copy-number {input.copy_number:q} {params.samples} "
-        "--sc-programs {input.sc_programs:q} "
+        "--sc-programs {input.sc_programs:q} --identity {input.identity:q} "
         "--alterations {output.alterations:q} --mechanisms {output.mechanisms:q} --ctdna {output.ctdna:q} "
         "> {log:q} 2>&1"
 

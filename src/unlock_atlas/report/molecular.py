@@ -250,7 +250,25 @@ def qc(data: ReportData) -> str:
         out.append(f"<h3>Samples not passing QC ({len(bad)})</h3>")
         out.append('<div class="scroll-y">' + table(["patient", "sample", "type", "time point", "QC", "mean depth",
                                                       "reasons"], rows, raw_html=True) + "</div>")
+    out.append(_identity(s))
     return "".join(out)
+
+
+def _identity(s) -> str:
+    """Sample identity (germline fingerprint) verdicts: every failed sample is listed, its patient unclassified."""
+    if "identity_ok" not in s.columns or s["identity_ok"].isna().all():
+        return na("sample identity was not checked in this atlas (the identity stage did not run)")
+    failed = s[s["identity_ok"] == False]  # noqa: E712 - nullable boolean column
+    checked = int(s["identity_ok"].notna().sum())
+    if failed.empty:
+        return (f'<p class="note">Sample identity: all {num(checked)} checked samples match their patient\'s '
+                "germline fingerprint.</p>")
+    rows = [[f'<a href="patients/{escape(page_name(r.patient_id))}">{escape(r.patient_id)}</a>', escape(r.sample_id),
+             escape(r.sample_type), escape(r.timepoint or "")] for r in failed.itertuples(index=False)]
+    return (f"<h3>Sample identity failures ({len(failed)} of {num(checked)} samples)</h3>"
+            '<p class="warn">These samples do not match their patient\'s germline fingerprint (swapped or mixed '
+            "tube). Resistance classification is withheld for their patients unless the configuration overrides "
+            "it.</p>" + table(["patient", "sample", "type", "time point"], rows, raw_html=True))
 
 
 def methods(data: ReportData) -> str:

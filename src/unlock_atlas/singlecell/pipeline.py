@@ -85,11 +85,15 @@ def read_any(path: str | Path) -> AnnData:
     p = Path(path)
     if not p.exists():
         raise InputError(Problem(str(p), "file not found", "check the path (samples.tsv column scrna)"))
-    if p.suffix == ".h5ad":
-        return anndata.read_h5ad(p)
-    if p.suffix == ".h5":
-        return sc.read_10x_h5(p)
-    raise InputError(Problem(str(p), "unknown single-cell file type", "give a .h5ad or 10x .h5 file"))
+    if p.suffix not in (".h5ad", ".h5"):
+        raise InputError(Problem(str(p), "unknown single-cell file type", "give a .h5ad or 10x .h5 file"))
+    if p.stat().st_size == 0:
+        raise InputError(Problem(str(p), "the single-cell file is empty (0 bytes)", "re-copy or regenerate it"))
+    try:
+        return anndata.read_h5ad(p) if p.suffix == ".h5ad" else sc.read_10x_h5(p)
+    except (OSError, KeyError, ValueError) as exc:  # h5py: not HDF5 / truncated; missing 10x groups
+        raise InputError(Problem(str(p), f"cannot read the single-cell file ({type(exc).__name__}: {exc})",
+                                 "check it is a complete .h5ad (AnnData) or 10x Genomics .h5 file")) from None
 
 
 def annotate_file(inp: str | Path, out: str | Path, *, seed: int = 0, gtf: str | Path | None = None,
