@@ -19,8 +19,10 @@ from typing import Any
 
 import pyarrow as pa
 
-#: Version of the table contract written into manifest.json.
-SCHEMA_VERSION = "1.0"
+#: Version of the table contract written into manifest.json: MAJOR.MINOR, MINOR bumped when tables
+#: or columns are added (1.1: alterations, mechanisms, ctdna, cohort_summary, sc_composition,
+#: sc_programs, variants.hgvsp_short), MAJOR when a column changes meaning or disappears.
+SCHEMA_VERSION = "1.1"
 
 SAMPLE_TYPES = ["tissue", "plasma", "normal"]
 TIMEPOINTS = ["baseline", "on_treatment", "progression"]
