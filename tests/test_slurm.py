@@ -37,8 +37,10 @@ KEY = "3c" * 32  # pseudonymisation key shared by both runs (64 hex chars = 32 b
 SLURM_ARGS = ["--executor", "slurm", "--jobs", "2", "--default-resources", "slurm_partition=debug",
               "--slurm-no-account", "--slurm-status-command", "squeue",
               "--slurm-init-seconds-before-status-checks", "2"]
-#: Bounds (seconds): the small cohort runs in ~2 min through SLURM on 2 cores.
-RUN_TIMEOUT = 900
+#: Bounds (seconds): with every stage wired (~80 jobs for the small cohort: QC, calling, annotation,
+#: copy number, fusions, identity, classification, atlas, exports, report) a run takes several
+#: minutes on 2 cores, more through SLURM's scheduling; the bound leaves room for a loaded machine.
+RUN_TIMEOUT = 1800
 UP_TIMEOUT = 180
 
 
