@@ -20,7 +20,7 @@
 #    also be reachable at /etc/slurm/slurm.conf: `up` links it there (an existing regular file is
 #    moved aside to slurm.conf.pre-unlock-atlas and restored by `down`).
 # 2. Without slurmdbd `sacct` fails and the executor never sees jobs finish: run snakemake with
-#    --slurm-status-command squeue; MinJobAge=300 keeps finished jobs visible to squeue.
+#    --slurm-status-command squeue; MinJobAge=3600 keeps finished jobs visible to squeue (a full small-cohort run takes several minutes; the test reads every job back).
 #
 # Every wait is bounded (timeouts below); on failure the daemon logs are printed to stderr.
 #
@@ -153,8 +153,8 @@ SelectTypeParameters=CR_CPU_Memory
 SchedulerType=sched/backfill
 MpiDefault=none
 ReturnToService=2
-# finished jobs stay visible to squeue for 5 min (the executor polls with squeue: no slurmdbd)
-MinJobAge=300
+# finished jobs stay visible to squeue for 60 min (the executor polls with squeue: no slurmdbd)
+MinJobAge=3600
 SlurmdTimeout=60
 InactiveLimit=0
 KillWait=5
