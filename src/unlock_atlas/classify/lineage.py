@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import InputError, Problem
+from ..knowledge.resistance import read_kb_table
 from ..paths import resources_dir
 
 COLUMNS = ("term", "label", "support_genes", "source", "citation")
@@ -40,35 +40,14 @@ def default_table() -> Path:
 
 @lru_cache(maxsize=4)
 def load_transformations(path: str | None = None) -> tuple[Transformation, ...]:
-    """Load the transformation table; rows without source/citation are an :class:`InputError`."""
+    """Load the transformation table (:func:`~unlock_atlas.knowledge.resistance.read_kb_table`: rows
+    without source/citation, or here without a term, are an
+    :class:`~unlock_atlas.errors.InputError`)."""
     p = Path(path) if path else default_table()
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(Problem(str(p), "histology table missing", "restore resources/kb/ from the repository")) from None
-    rows, problems, header = [], [], None
-    for lineno, line in enumerate(text.split("\n"), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        fields = [f.strip() for f in line.split("\t")]
-        if header is None:
-            if tuple(fields) != COLUMNS:
-                raise InputError(Problem(str(p), f"header is {fields}, expected {list(COLUMNS)}",
-                                         "restore the column names (tab-separated)", row=lineno))
-            header = fields
-            continue
-        if len(fields) != len(COLUMNS):
-            problems.append(Problem(str(p), f"{len(fields)} fields, expected {len(COLUMNS)}", "one tab between columns",
-                                    row=lineno))
-            continue
-        rec = dict(zip(COLUMNS, fields))
-        if not rec["source"] or not rec["citation"] or not rec["term"]:
-            problems.append(Problem(str(p), "empty term, source or citation", "every row needs them", row=lineno))
-            continue
+    rows = []
+    for _, rec in read_kb_table(p, COLUMNS, required=("term", "source", "citation")):
         genes = tuple(g.strip() for g in rec["support_genes"].split(",") if g.strip())
         rows.append(Transformation(rec["term"], rec["label"], genes, rec["source"], rec["citation"]))
-    if problems:
-        raise InputError(problems)
     return tuple(rows)
 
 

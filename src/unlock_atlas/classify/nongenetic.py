@@ -30,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 from scipy.stats import norm
 
-from ..errors import InputError, Problem
+from ..tables import concat_parts
 
 #: programmes that mark a drug-tolerant / mesenchymal escape state (resistance-biology.md §5)
 PROGRAMMES = ("persister", "emt_partial")
@@ -42,15 +42,7 @@ ALPHA = 0.01
 
 def read_sc_programs(paths: list[str | Path]) -> pd.DataFrame:
     """Concatenate ``sc_programs`` parts (an empty list gives an empty frame)."""
-    frames = []
-    for p in paths:
-        try:
-            frames.append(pd.read_parquet(p))
-        except (OSError, ValueError) as exc:
-            raise InputError(Problem(str(p), f"cannot read the sc_programs part ({exc})",
-                                     "rerun `unlock-atlas sc tables` for this biopsy")) from None
-    frames = [f for f in frames if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return concat_parts(paths, "sc_programs part", "rerun `unlock-atlas sc tables` for this biopsy")
 
 
 def _pooled(df: pd.DataFrame) -> tuple[int, float]:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..errors import InputError, Problem
 from ..knowledge.drugs import Regimen, resolve_regimen
+from ..tables import concat_parts, read_table
 
 #: Columns of the variants part the classifier needs (schema_variants.py).
 VARIANT_COLUMNS = ["sample_id", "chrom", "pos", "ref", "alt", "kind", "gene", "transcript", "hgvsc", "hgvsp",
@@ -77,29 +78,13 @@ def _na(x: object) -> object:
 
 def read_variants(path: str | Path) -> pd.DataFrame:
     """Read a variants part; a missing/unreadable part or column is an :class:`InputError`."""
-    try:
-        df = pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(Problem(str(path), f"cannot read the variants part ({exc})",
-                                 "rerun `unlock-atlas call` for this patient")) from None
-    missing = [c for c in VARIANT_COLUMNS if c not in df.columns]
-    if missing:
-        raise InputError(Problem(str(path), f"columns missing: {', '.join(missing)}",
-                                 "rebuild it with the current `unlock-atlas call`"))
-    return df
+    return read_table(path, "variants part", "rerun `unlock-atlas call` for this patient", columns=VARIANT_COLUMNS,
+                      fix_columns="rebuild it with the current `unlock-atlas call`")
 
 
 def read_copy_number(paths: list[str | Path]) -> pd.DataFrame:
     """Concatenate copy-number parts (an empty list gives an empty frame)."""
-    frames = []
-    for p in paths:
-        try:
-            frames.append(pd.read_parquet(p))
-        except (OSError, ValueError) as exc:
-            raise InputError(Problem(str(p), f"cannot read the copy-number part ({exc})",
-                                     "rerun `unlock-atlas copynumber call` for this sample")) from None
-    frames = [f for f in frames if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return concat_parts(paths, "copy-number part", "rerun `unlock-atlas copynumber call` for this sample")
 
 
 def read_fusions(paths: dict[str, str | Path]) -> pd.DataFrame:

@@ -25,7 +25,8 @@ import pandas as pd
 import pysam
 
 from ..atomic import atomic_path
-from ..errors import InputError, Problem, UnlockError
+from ..errors import UnlockError
+from ..tables import read_table
 
 logger = logging.getLogger(__name__)
 
@@ -121,13 +122,5 @@ def write_fingerprint(fp: pd.DataFrame, path: str | Path) -> Path:
 
 
 def read_fingerprint(path: str | Path) -> pd.DataFrame:
-    try:
-        df = pd.read_csv(path, sep="\t", dtype={"chrom": str, "ref": str, "alt": str})
-    except (OSError, ValueError) as exc:
-        raise InputError(Problem(str(path), f"cannot read the fingerprint ({exc})",
-                                 "rerun `unlock-atlas identity fingerprint` for this sample")) from None
-    missing = [c for c in FP_COLUMNS if c not in df.columns]
-    if missing:
-        raise InputError(Problem(str(path), f"columns missing: {', '.join(missing)}",
-                                 "rerun `unlock-atlas identity fingerprint` for this sample"))
-    return df
+    return read_table(path, "fingerprint", "rerun `unlock-atlas identity fingerprint` for this sample",
+                      columns=FP_COLUMNS, fmt="tsv", dtype={"chrom": str, "ref": str, "alt": str})

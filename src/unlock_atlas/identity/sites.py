@@ -24,6 +24,7 @@ import pandas as pd
 from ..atomic import atomic_path
 from ..errors import InputError, Problem
 from ..reference.genome import grch38_chromosomes
+from ..tables import read_table
 
 logger = logging.getLogger(__name__)
 
@@ -93,12 +94,5 @@ def write_sites(sites: pd.DataFrame, path: str | Path) -> Path:
 
 def read_sites(path: str | Path) -> pd.DataFrame:
     """Read a site list written by :func:`write_sites`."""
-    try:
-        df = pd.read_csv(path, sep="\t", dtype={"chrom": str, "ref": str, "alt": str})
-    except (OSError, ValueError) as exc:
-        raise InputError(Problem(str(path), f"cannot read the fingerprint site list ({exc})",
-                                 "rerun `unlock-atlas identity sites`")) from None
-    missing = [c for c in SITE_COLUMNS if c not in df.columns]
-    if missing:
-        raise InputError(Problem(str(path), f"columns missing: {', '.join(missing)}", "rerun `unlock-atlas identity sites`"))
-    return df
+    return read_table(path, "fingerprint site list", "rerun `unlock-atlas identity sites`", columns=SITE_COLUMNS,
+                      fmt="tsv", dtype={"chrom": str, "ref": str, "alt": str})

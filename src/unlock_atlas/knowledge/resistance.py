@@ -100,7 +100,19 @@ class KBMatch:
     hotspot: bool
 
 
-def _read_tsv(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+def read_kb_table(path: Path, columns: tuple[str, ...],
+                  required: tuple[str, ...] = ("source", "citation")) -> list[tuple[int, dict[str, str]]]:
+    """Rows ``(line number, {column: value})`` of a knowledge-base TSV under ``resources/kb/``.
+
+    ``#`` lines and blank lines are skipped; the header must equal ``columns``; every row needs
+    ``columns``' count of tab-separated fields and a value in every ``required`` column (default:
+    ``source`` and ``citation``: every KB fact is cited).
+
+    Raises
+    ------
+    InputError
+        A missing file, a wrong header, or every bad row (file, line and column named).
+    """
     shown = _display(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -122,10 +134,11 @@ def _read_tsv(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str,
                                     row=lineno))
             continue
         rec = dict(zip(columns, fields))
-        for col in ("source", "citation"):
+        for col in required:
             if not rec.get(col):
-                problems.append(Problem(shown, f"empty {col}", "every KB fact needs its source and citation",
-                                        row=lineno, column=col))
+                fix = ("every KB fact needs its source and citation" if col in ("source", "citation")
+                       else f"every row needs a {col}")
+                problems.append(Problem(shown, f"empty {col}", fix, row=lineno, column=col))
         rows.append((lineno, rec))
     if problems:
         raise InputError(problems, header=f"{len(problems)} problem(s) in the knowledge base table {shown}")
@@ -155,7 +168,7 @@ class ResistanceKB:
         self.dir = kb_dir
         self.rows: list[KBRow] = []
         problems: list[Problem] = []
-        for line, r in _read_tsv(kb_dir / "resistance_alterations.tsv",
+        for line, r in read_kb_table(kb_dir / "resistance_alterations.tsv",
                                  ("scope", "gene", "alteration", "mechanism", "evidence", "source", "citation")):
             pats = tuple(p.strip() for p in r["alteration"].split(",") if p.strip())
             shown = _display(kb_dir / "resistance_alterations.tsv")
@@ -174,14 +187,14 @@ class ResistanceKB:
             raise InputError(problems)
         # drug-specific rows are tried before class rows (the more specific citation wins)
         self.rows.sort(key=lambda r: (not r.scope.startswith("drug:"), r.line))
-        self.roles = {r["gene"]: r["role"] for _, r in _read_tsv(kb_dir / "gene_roles.tsv",
+        self.roles = {r["gene"]: r["role"] for _, r in read_kb_table(kb_dir / "gene_roles.tsv",
                                                                    ("gene", "role", "source", "citation"))}
-        self.hotspots = {(r["gene"], r["residue"]) for _, r in _read_tsv(
+        self.hotspots = {(r["gene"], r["residue"]) for _, r in read_kb_table(
             kb_dir / "hotspots.tsv", ("gene", "residue", "transcript", "source", "citation"))}
-        self.aliases = {(r["scope_gene"], r["numbering"], r["alias"]): r["mane"] for _, r in _read_tsv(
+        self.aliases = {(r["scope_gene"], r["numbering"], r["alias"]): r["mane"] for _, r in read_kb_table(
             kb_dir / "aliases.tsv", ("scope_gene", "numbering", "alias", "mane", "source", "citation"))}
         self.offsets = [(r["gene"], r["numbering"], int(r["first"]), int(r["last"]), int(r["offset"])) for _, r in
-                        _read_tsv(kb_dir / "numbering.tsv", ("gene", "numbering", "first", "last", "offset", "source",
+                        read_kb_table(kb_dir / "numbering.tsv", ("gene", "numbering", "first", "last", "offset", "source",
                                                              "citation"))]
 
     def normalise(self, gene: str, change: str, numbering: str = "MANE") -> str:
