@@ -152,6 +152,17 @@ def test_config_hash_changes_with_a_cell(run_dir: Path) -> None:
     assert load_run(run_dir / "config" / "config.yaml", run_dir).config_hash() != a
 
 
+def test_config_hash_is_the_same_for_the_run_in_another_directory(run_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    a = load_run(run_dir / "config" / "config.yaml", run_dir).config_hash()
+    moved = tmp_path / "somewhere" / "else"
+    shutil.copytree(run_dir, moved)
+    b = load_run(moved / "config" / "config.yaml", moved)
+    assert b.config["patients"].startswith(str(moved))  # paths really are absolute and different
+    assert b.config_hash() == a
+
+
 def test_relative_paths_resolve_against_workdir_not_cwd(run_dir: Path, tmp_path: Path, monkeypatch) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

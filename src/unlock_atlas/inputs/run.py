@@ -72,11 +72,28 @@ class Run:
         """SHA-256 of the canonical JSON of the validated config and the two sheets' content.
 
         The sheets enter as their text with BOM and CR removed, so re-saving a sheet with
-        Windows line endings does not change the hash while any edited cell does.
+        Windows line endings does not change the hash while any edited cell does. Config paths
+        enter relative to the run directory (``{workdir}/...``) or to the shared data
+        directory (``{data_dir}/...``), so the same run in another directory or on another
+        machine has the same hash.
         """
-        payload = json.dumps({"config": self.config, "sheets": self.sheet_texts}, sort_keys=True,
+        payload = json.dumps({"config": self._portable(self.config), "sheets": self.sheet_texts}, sort_keys=True,
                              separators=(",", ":"), ensure_ascii=False, default=str)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def _portable(self, value):
+        """``value`` with absolute paths under the run or data directory written relative to them."""
+        if isinstance(value, dict):
+            return {k: self._portable(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self._portable(v) for v in value]
+        if isinstance(value, str):
+            roots = [("{data_dir}", self.config.get("data_dir") or self.data_dir), ("{workdir}", self.workdir)]
+            # the deeper root first: a data directory inside the run directory stays {data_dir}
+            for label, root in sorted(roots, key=lambda r: -len(str(r[1] or ""))):
+                if root is not None and (value == str(root) or value.startswith(str(root) + os.sep)):
+                    return label + value[len(str(root)):]
+        return value
 
 
 def _shown(path: Path, workdir: Path) -> str:
