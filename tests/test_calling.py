@@ -503,3 +503,26 @@ def test_vectorised_pileup_matches_reference_on_plasma_bam(small_plasma) -> None
     intervals = [("chr10", 43124862, 43125002), ("chr12", 25209774, 25209931), ("chr13", 48362794, 48362977),
                  ("chr2", 29222496, 29222627), ("chr7", 116759370, 116759510)]
     assert _assert_same_as_reference(bam, fa, intervals) >= 2  # indel/MNV alleles compared, not only SNV arrays
+
+
+def test_indel_prior_scales_with_the_repeat_tract() -> None:
+    """An indel error anywhere in a homopolymer/STR gives the same left-normalised allele, so its prior
+    is the per-position indel rate times the positions that produce it (counted by hand below)."""
+    from unlock_atlas.calling.genotype import INDEL_CLASS, allele_prior, repeat_multiplicity
+    from unlock_atlas.calling.pileup import RegionCounts, SampleCounts
+
+    seq = "TTCGGGGTACACACAGT"  # 0-based: C at 2, GGGG at 3-6, T at 7, ACACACA at 8-14 (period 2), G, T
+    z = np.zeros((len(seq), 5), np.int32)
+    sc = SampleCounts("s", [RegionCounts("chr1", 100, 100 + len(seq), seq, z, z, z.astype(float), z[:, 0])])
+    pos = 100 + 2 + 1  # VCF position of the C before GGGG
+    assert repeat_multiplicity(sc, ("chr1", pos, "CG", "C")) == 4  # delete any of the 4 Gs
+    assert repeat_multiplicity(sc, ("chr1", pos, "CGG", "C")) == 3  # GG at offsets 0, 1, 2
+    assert repeat_multiplicity(sc, ("chr1", pos, "C", "CG")) == 5  # 5 insertion points around GGGG
+    assert repeat_multiplicity(sc, ("chr1", pos, "C", "CA")) == 1  # no A tract after the anchor
+    t = 100 + 7 + 1  # the T before ACACAC (6 bases periodic with "AC", then A, G)
+    assert repeat_multiplicity(sc, ("chr1", t, "TAC", "T")) == 7 - 2 + 1  # AC deletable at 6 offsets of ACACACA
+    assert repeat_multiplicity(sc, ("chr1", pos, "C", "T")) == 1  # SNV
+    assert repeat_multiplicity(sc, ("chr1", pos, "CG", "TA")) == 1  # MNV
+    priors = {INDEL_CLASS: 2e-5, "C>T": 1e-4}
+    assert allele_prior(priors, sc, ("chr1", pos, "CG", "C")) == pytest.approx(8e-5)
+    assert allele_prior(priors, sc, ("chr1", pos, "C", "T")) == pytest.approx(1e-4)

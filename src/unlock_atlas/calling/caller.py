@@ -51,8 +51,7 @@ def genotype_patient(counts: dict[str, SampleCounts], normal: str | None, sample
         cands |= genotype.discover(sc, priors)
     rows = []
     for key in sorted(cands, key=lambda k: (k[0], k[1], k[2], k[3])):
-        cls = genotype.sub_class(key[2], key[3])
-        prior = priors.get(cls, model.PRIOR_FLOOR)
+        prior = genotype.allele_prior(priors, next(iter(counts.values())), key)
         obs = {s: genotype.lookup(sc, key) for s, sc in counts.items()}
         kn, nn = 0, 0
         if normal is not None:

@@ -38,6 +38,38 @@ def sub_class(ref: str, alt: str) -> str:
     return f"{ref}>{alt}" if len(ref) == 1 and len(alt) == 1 else INDEL_CLASS
 
 
+def repeat_multiplicity(sc: SampleCounts, key: Key) -> int:
+    """Positions at which one indel error gives this left-normalised allele (its repeat tract).
+
+    An insertion or deletion of unit ``S`` anywhere inside a reference stretch that repeats ``S``
+    (a homopolymer or a short tandem repeat) normalises to the same VCF allele, so the chance of
+    seeing that allele by error grows with the stretch: for a deletion, ``T - |S| + 1`` start
+    positions, ``T`` the length of the reference after the anchor that is periodic with ``S``
+    (CGGGG, delete one G: 4); for an insertion, ``T + 1`` insertion points. Non-repetitive
+    context gives 1; SNVs, MNVs and complex alleles give 1. The reference is the counted
+    region's (a tract running past the region end is cut there).
+    """
+    chrom, pos1, ref, alt = key
+    if len(ref) == len(alt) or min(len(ref), len(alt)) != 1 or ref[0] != alt[0]:
+        return 1
+    r = sc.region_at(chrom, pos1 - 1)
+    if r is None:
+        return 1
+    unit = ref[1:] if len(ref) > len(alt) else alt[1:]
+    seq = r.ref[pos1 - r.start:]
+    t = 0
+    while t < len(seq) and seq[t] == unit[t % len(unit)]:
+        t += 1
+    return max(1, t - len(unit) + 1) if len(ref) > len(alt) else t + 1
+
+
+def allele_prior(priors: dict[str, float], sc: SampleCounts, key: Key) -> float:
+    """Per-allele error prior: the substitution class's for SNVs; for indels the pooled per-position
+    indel rate times :func:`repeat_multiplicity` (model docstring); MNVs the indel/MNV class's."""
+    p = priors.get(sub_class(key[2], key[3]), model.PRIOR_FLOOR)
+    return min(p * repeat_multiplicity(sc, key), 0.5)
+
+
 def class_priors(samples: list[SampleCounts]) -> dict[str, float]:
     """Pooled non-carrier error rate per substitution class over all samples (model docstring)."""
     num: dict[str, float] = {}
@@ -124,12 +156,12 @@ def discover(sc: SampleCounts, priors: dict[str, float]) -> set[Key]:
                 ds = model.detection_score(int(k[i]), int(depth[i]), priors.get(f"{rb}>{ab}", model.PRIOR_FLOOR))
                 if ds >= model.CANDIDATE_DS:
                     out.add((r.chrom, r.start + i + 1, rb, ab))
-    ind_prior = priors.get(INDEL_CLASS, model.PRIOR_FLOOR)
     for key, ev in sc.events.items():
         if ev.total < model.MIN_ALT_CANDIDATE:
             continue
         obs = lookup(sc, key)
-        if obs.depth >= model.MIN_DEPTH and model.detection_score(obs.alt, obs.depth, ind_prior) >= model.CANDIDATE_DS:
+        if (obs.depth >= model.MIN_DEPTH
+                and model.detection_score(obs.alt, obs.depth, allele_prior(priors, sc, key)) >= model.CANDIDATE_DS):
             if len(key[2]) == len(key[3]):  # MNV: merge only if the SNVs are on the same fragments
                 parts = [(key[0], key[1] + j, key[2][j], key[3][j]) for j in range(len(key[2]))]
                 snv_alts = [lookup(sc, p).alt for p in parts]
