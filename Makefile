@@ -22,8 +22,10 @@ install: $(VENV)/.installed
 system-deps:
 	bash scripts/system-deps.sh
 
+# --cache: reuse the simulation cached outside the repository for this seed and simulator code
+# (docs/testing.md); the first run on a machine simulates (~2-3 min on 2 cores)
 $(DEMO)/.simulated: $(VENV)/.installed
-	$(BIN)/unlock-atlas simulate --out $(DEMO) --seed $(SEED) --cohort demo --threads $(CORES)
+	$(BIN)/unlock-atlas simulate --out $(DEMO) --seed $(SEED) --cohort demo --threads $(CORES) --cache
 	touch $@
 
 demo: $(DEMO)/.simulated
@@ -33,11 +35,12 @@ demo: $(DEMO)/.simulated
 	@echo "Demo done. Atlas:  $(DEMO)/results/atlas/  (load: python -c \"import unlock_atlas; print(unlock_atlas.load_atlas('$(DEMO)/results'))\")"
 	@echo "Truth tables of the simulated cohort: $(DEMO)/truth/"
 
+# both print their slowest tests and each tier's wall time (scripts/run-tests.sh, docs/testing.md)
 test: install system-deps
-	$(BIN)/pytest tests
+	bash scripts/run-tests.sh all
 
 test-fast: install
-	$(BIN)/pytest -m "not slow" tests
+	bash scripts/run-tests.sh fast
 
 lint: install
 	$(BIN)/snakemake --lint --directory $(DEMO) --configfile config/config.yaml -n

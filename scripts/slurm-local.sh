@@ -155,6 +155,9 @@ MpiDefault=none
 ReturnToService=2
 # finished jobs stay visible to squeue for 60 min (the executor polls with squeue: no slurmdbd)
 MinJobAge=3600
+# trust the CPUs / memory declared below even where they exceed the hardware (UNLOCK_SLURM_CPUS >
+# nproc: the test oversubscribes the node with short jobs) instead of marking the node INVAL
+SlurmdParameters=config_overrides
 SlurmdTimeout=60
 InactiveLimit=0
 KillWait=5

@@ -486,10 +486,10 @@ def test_vectorised_pileup_matches_reference_on_edge_cases(small_ref, tmp_path: 
 def small_plasma(tmp_path_factory) -> tuple[Path, Path]:
     """The small cohort's UNL001-P-PD (seed 1; ~500x raw) and the sparse GRCh38 genome."""
     from unlock_atlas.reference.sparse import build_sparse_genome
-    from unlock_atlas.simulate import simulate_cohort
+    from unlock_atlas.simulate.cache import cached_simulation
 
     run = tmp_path_factory.mktemp("small_plasma")
-    simulate_cohort(run, seed=1, cohort="small", threads=1, only_samples=["UNL001-P-PD"])
+    cached_simulation(run, 1, cohort="small", threads=1, only_samples=["UNL001-P-PD"])
     data = resolve_data_dir(None)
     fa = build_sparse_genome(data / "reference_grch38" / "panel_genes.GRCh38.fa", run / "genome.fa.gz")
     return run / "bams" / "UNL001-P-PD.bam", fa

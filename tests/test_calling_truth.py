@@ -1,5 +1,5 @@
-"""Calling against the simulator's planted truth (slow: simulates the small cohort and counts
-~12 BAMs). Truth = truth/variants.tsv written by `unlock-atlas simulate` (what was planted)."""
+"""Calling against the simulator's planted truth (slow: counts the shared small cohort's ~12 BAMs;
+conftest ``small_sim``, seed 7). Truth = truth/variants.tsv written by `unlock-atlas simulate` (what was planted)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,13 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def small_calls(tmp_path_factory, region_fasta: Path, mane_gtf: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def small_calls(small_sim: Path, tmp_path_factory, region_fasta: Path, mane_gtf: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     from unlock_atlas.calling.caller import call_patient
 
-    run = tmp_path_factory.mktemp("calling_small")
-    sim = run_cmd([BIN / "unlock-atlas", "simulate", "--out", run, "--seed", "7", "--cohort", "small"])
-    assert sim.returncode == 0, sim.stdout + sim.stderr
+    run, ref_dir = small_sim, tmp_path_factory.mktemp("calling_small") / "reference"
     extra = run / "config" / "panel_extra.bed"  # the scenario's extra baits (planted variants lie there too)
     ref = run_cmd([BIN / "unlock-atlas", "prepare-reference", "--fasta", region_fasta, "--gtf", mane_gtf,
-                   "--outdir", run / "results" / "reference", "--panel-genes", ",".join(DEMO_PANEL_GENES),
+                   "--outdir", ref_dir, "--panel-genes", ",".join(DEMO_PANEL_GENES),
                    *(["--panel-extra-bed", extra] if extra.exists() else [])])
     assert ref.returncode == 0, ref.stdout + ref.stderr
     samples = pd.read_csv(run / "config" / "samples.tsv", sep="\t")
@@ -31,7 +29,7 @@ def small_calls(tmp_path_factory, region_fasta: Path, mane_gtf: Path) -> tuple[p
         types = dict(zip(g.sample_id, g.sample_type))
         normal = next(s for s, t in types.items() if t == "normal")
         calls = call_patient(pat, {s: run / b for s, b in zip(g.sample_id, g.bam)}, normal, types,
-                             run / "results" / "reference" / "panel.bed", run / "results" / "reference" / "genome.fa.gz")
+                             ref_dir / "panel.bed", ref_dir / "genome.fa.gz")
         out.append(calls.assign(sample_type=calls.sample_id.map(types)))
     truth = pd.read_csv(run / "truth" / "variants.tsv", sep="\t").rename(
         columns={"ref": "t_ref", "alt": "t_alt", "origin": "t_origin"})

@@ -13,7 +13,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import BIN, REPO, run_cmd
 
 pytestmark = pytest.mark.slow
 
@@ -146,18 +145,7 @@ def test_demo_cohort_summary_matches_its_truth(demo_run):
     _check_summary(demo_run)
 
 
-@pytest.fixture(scope="module")
-def second_cohort(tmp_path_factory) -> Path:
-    """A different cohort (the 2-patient 'small' cohort: other patients, depths and figures) with ANOTHER seed
-    (different reads, passengers and germline SNPs) than the demo."""
-    run = tmp_path_factory.mktemp("second_cohort")
-    sim = run_cmd([BIN / "unlock-atlas", "simulate", "--out", run, "--seed", "2", "--cohort", "small", "--threads", "2"])
-    assert sim.returncode == 0, sim.stdout + sim.stderr
-    smk = run_cmd([BIN / "snakemake", "-s", REPO / "Snakefile", "--directory", run,
-                   "--configfile", run / "config" / "config.yaml", "--cores", "2"], cwd=tmp_path_factory.getbasetemp())
-    assert smk.returncode == 0, smk.stdout[-5000:] + smk.stderr[-10000:]
-    return run
-
-
-def test_second_cohort_summary_is_computed_from_its_own_data(second_cohort):
-    _check_summary(second_cohort)
+def test_second_cohort_summary_is_computed_from_its_own_data(small_run):
+    """A different cohort: the session's shared small cohort (conftest ``small_run``: 2 patients,
+    other depths, another seed than the demo, so other reads, passengers and germline SNPs)."""
+    _check_summary(small_run)

@@ -103,26 +103,21 @@ def test_fusions_cli_finds_nothing_without_chimeras_and_rejects_a_bad_gene_table
 
 # --- the demo scenario's planted fusion, found by `unlock-atlas copynumber fusions` ----------------
 ROOT = Path(__file__).resolve().parents[1]
-SEED = 7
-SIMULATED = ["UNL001-T-PD", "UNL001-T-BL", "UNL001-N", "UNL001-P-PD"]
 
 
 @pytest.fixture(scope="module")
-def fusion_run(tmp_path_factory, shared_data: Path, region_fasta: Path, mane_gtf: Path) -> tuple[Path, Path]:
-    """UNL001 (acquired PTEN-RET fusion at progression) simulated in the small cohort, and a
-    reference prepared with the simulator's extra baits (RET intron 11)."""
-    from unlock_atlas.simulate import simulate_cohort
-
-    run = tmp_path_factory.mktemp("fusion_sim") / "run"
-    simulate_cohort(run, SEED, cohort="small", threads=2, data_dir=shared_data, only_samples=SIMULATED)
+def fusion_run(small_sim: Path, tmp_path_factory, region_fasta: Path, mane_gtf: Path) -> tuple[Path, Path]:
+    """UNL001 (acquired PTEN-RET fusion at progression) in the session's small cohort (conftest
+    ``small_sim``, seed 7, cached), and a reference prepared with the simulator's extra baits (RET intron 11)."""
+    run, out = small_sim, tmp_path_factory.mktemp("fusion_ref")
     genes = yaml.safe_load((run / "config" / "config.yaml").read_text())["reference"]["panel_genes"]
-    ref = prepare_reference(region_fasta, mane_gtf, run / "ref", panel_genes=genes,
+    ref = prepare_reference(region_fasta, mane_gtf, out / "ref", panel_genes=genes,
                             panel_extra_bed=run / "config" / "panel_extra.bed")
     return run, ref.genes
 
 
 def _fusions(run: Path, genes: Path, sid: str) -> pd.DataFrame:
-    out = run / f"{sid}.fusions.tsv"
+    out = genes.parent / f"{sid}.fusions.tsv"  # beside the prepared reference, not in the shared cohort
     assert main(["copynumber", "fusions", str(run / "bams" / f"{sid}.bam"), "--genes", str(genes), "-o", str(out)]) == 0
     return pd.read_csv(out, sep="\t")
 

@@ -1,7 +1,8 @@
 """Faults, privacy, determinism and the sample-swap must-show on ONE simulated small cohort (slow).
 
-One simulation (``unlock-atlas simulate --cohort small --seed 1``) feeds every run here; the run
-directories share its BAMs through a symlink. Run A is a clean full run. Run B is killed
+The session's shared small cohort (conftest ``small_sim``: seed 7, simulated once and cached)
+feeds every run here; the run directories share its BAMs through a symlink. Run A is the
+session's clean full run (conftest ``small_run``, also the SLURM test's local reference). Run B is killed
 (SIGKILL of the whole Snakemake process group) once the first patient's calls exist, then
 unlocked and resumed: its atlas must equal run A's table for table, row for row -- which shows
 both the resume after a crash and determinism across two runs. Run A's shareable outputs are
@@ -27,14 +28,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import BIN, REPO, run_cmd
+from conftest import BIN, REPO, SMALL_DATES as DATES, SMALL_ENV as ENV, small_run_dir
 
 pytestmark = pytest.mark.slow
-
-KEY = "5eed" * 16
-ENV = {**os.environ, "UNLOCK_ATLAS_KEY": KEY}
-#: calendar treatment-start dates written into the sheet (the atlas must carry only relative days)
-DATES = {"UNL001": "2021-03-04", "UNL002": "2020-11-17"}
 
 
 def _smk(run: Path, *extra: str, timeout: int = 1500) -> subprocess.CompletedProcess:
@@ -45,30 +41,7 @@ def _smk(run: Path, *extra: str, timeout: int = 1500) -> subprocess.CompletedPro
 
 def _new_run(sim: Path, run: Path) -> Path:
     """A run directory on the simulated cohort: copied config (with calendar dates), symlinked BAMs."""
-    run.mkdir(parents=True)
-    shutil.copytree(sim / "config", run / "config")
-    (run / "bams").symlink_to(sim / "bams")
-    p = pd.read_csv(run / "config" / "patients.tsv", sep="\t", dtype=str, keep_default_na=False)
-    p["treatment_start"] = p["patient_id"].map(DATES)
-    p.to_csv(run / "config" / "patients.tsv", sep="\t", index=False)
-    return run
-
-
-@pytest.fixture(scope="module")
-def small_sim(tmp_path_factory) -> Path:
-    sim = tmp_path_factory.mktemp("small_sim")
-    r = run_cmd([BIN / "unlock-atlas", "simulate", "--out", sim, "--seed", "1", "--cohort", "small", "--threads", "2"])
-    assert r.returncode == 0, r.stdout + r.stderr
-    return sim
-
-
-@pytest.fixture(scope="module")
-def small_run(small_sim, tmp_path_factory) -> Path:
-    """Run A: the small cohort through the whole workflow (atlas, report, exports)."""
-    run = _new_run(small_sim, tmp_path_factory.mktemp("run_a") / "run")
-    r = _smk(run)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-8000:]
-    return run
+    return small_run_dir(sim, run)
 
 
 def _atlas_tables(run: Path) -> dict[str, object]:

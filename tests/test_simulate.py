@@ -43,17 +43,18 @@ def _tsv(path: Path) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def small_run(tmp_path_factory, shared_data: Path) -> Path:
+def sim_small(tmp_path_factory, shared_data: Path) -> Path:
+    """The small cohort through the CLI with --cache (the same cache entry as conftest ``small_sim``)."""
     out = tmp_path_factory.mktemp("sim") / "run"
     rc = main(["simulate", "--out", str(out), "--seed", str(SEED), "--cohort", "small", "--threads", "2",
-               "--data-dir", str(shared_data)])
+               "--data-dir", str(shared_data), "--cache"])
     assert rc == 0
     return out
 
 
 @pytest.fixture(scope="session")
 def subset_run(tmp_path_factory, shared_data: Path) -> Path:
-    """Two samples of the same cohort/seed re-simulated alone, single-threaded."""
+    """Two samples of the same cohort/seed re-simulated alone, single-threaded (never from the cache)."""
     from unlock_atlas.simulate import simulate_cohort
 
     out = tmp_path_factory.mktemp("sim_subset") / "run"
@@ -65,11 +66,11 @@ def subset_run(tmp_path_factory, shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def demo_subset(tmp_path_factory, shared_data: Path) -> Path:
     """Demo-cohort samples with the ALK compound (UNL006-T-PD) and the CH normal (UNL004-N)."""
-    from unlock_atlas.simulate import simulate_cohort
+    from unlock_atlas.simulate.cache import cached_simulation
 
     out = tmp_path_factory.mktemp("sim_demo") / "run"
-    simulate_cohort(out, SEED, cohort="demo", threads=2, data_dir=shared_data,
-                    only_samples=["UNL006-T-PD", "UNL004-N"])
+    cached_simulation(out, SEED, cohort="demo", threads=2, data_dir=shared_data,
+                      only_samples=["UNL006-T-PD", "UNL004-N"])
     return out
 
 
@@ -159,9 +160,9 @@ def _run_panel(run: Path, mane_gtf: Path) -> list:
 
 
 # --- tests ---------------------------------------------------------------------------------------
-def test_sheets_and_config(small_run: Path) -> None:
-    samples = (small_run / "config" / "samples.tsv").read_bytes()
-    patients = (small_run / "config" / "patients.tsv").read_bytes()
+def test_sheets_and_config(sim_small: Path) -> None:
+    samples = (sim_small / "config" / "samples.tsv").read_bytes()
+    patients = (sim_small / "config" / "patients.tsv").read_bytes()
     assert b"\r" not in samples + patients
     assert samples.split(b"\n")[0].decode().split("\t") == [
         "patient_id", "sample_id", "sample_type", "timepoint", "collection_day", "bam", "fastq_1", "fastq_2",
@@ -169,20 +170,20 @@ def test_sheets_and_config(small_run: Path) -> None:
     assert patients.split(b"\n")[0].decode().split("\t") == [
         "patient_id", "tumour_type", "drug", "treatment_start", "progression_day", "best_response",
         "early_trial_after"]
-    srows = _tsv(small_run / "config" / "samples.tsv")
+    srows = _tsv(sim_small / "config" / "samples.tsv")
     assert [r["sample_id"] for r in srows if r["patient_id"] == "UNL001"] == [
         "UNL001-N", "UNL001-T-BL", "UNL001-T-PD", "UNL001-P-BL", "UNL001-P-OT", "UNL001-P-PD"]
     for r in srows:
-        assert not Path(r["bam"]).is_absolute() and (small_run / r["bam"]).is_file()
+        assert not Path(r["bam"]).is_absolute() and (sim_small / r["bam"]).is_file()
         assert (r["timepoint"] == "") == (r["sample_type"] == "normal")
         assert (r["purity"] != "") == (r["sample_type"] == "tissue")
     ot = [r for r in srows if r["timepoint"] == "on_treatment"]
     assert all(56 <= int(r["collection_day"]) <= 90 for r in ot)
-    prow = {r["patient_id"]: r for r in _tsv(small_run / "config" / "patients.tsv")}
+    prow = {r["patient_id"]: r for r in _tsv(sim_small / "config" / "patients.tsv")}
     assert set(prow) == {"UNL001", "UNL002"} and prow["UNL001"]["drug"] == "osimertinib"
     pd_days = {r["patient_id"]: int(r["collection_day"]) for r in srows if r["timepoint"] == "progression"}
     assert all(pd_days[p] == int(prow[p]["progression_day"]) for p in prow)
-    cfg_text = (small_run / "config" / "config.yaml").read_text()
+    cfg_text = (sim_small / "config" / "config.yaml").read_text()
     assert cfg_text.startswith(f"# Unlock atlas small cohort — written by `unlock-atlas simulate --seed {SEED} --cohort small`")
     cfg = yaml.safe_load(cfg_text)
     assert list(cfg) == ["patients", "samples", "data_dir", "reference", "privacy"]
@@ -191,8 +192,8 @@ def test_sheets_and_config(small_run: Path) -> None:
     assert cfg["reference"]["panel_genes"][:3] == ["EGFR", "KRAS", "BRAF"] and cfg["reference"]["panel_padding"] == 20
 
 
-def test_bams_valid_with_grch38_header(small_run: Path) -> None:
-    bams = sorted((small_run / "bams").glob("*.bam"))
+def test_bams_valid_with_grch38_header(sim_small: Path) -> None:
+    bams = sorted((sim_small / "bams").glob("*.bam"))
     assert len(bams) == 12
     pysam.samtools.quickcheck(*map(str, bams))   # raises on failure
     for b in bams:
@@ -209,8 +210,8 @@ def test_bams_valid_with_grch38_header(small_run: Path) -> None:
             assert r.mapping_quality == 60 and r.flag & 0x3 == 0x3 and r.has_tag("MC") and r.has_tag("RG")
 
 
-def test_planted_vafs_match_expected(small_run: Path) -> None:
-    n = _check_vafs(small_run)
+def test_planted_vafs_match_expected(sim_small: Path) -> None:
+    n = _check_vafs(sim_small)
     assert n > 200
 
 
@@ -235,14 +236,14 @@ def test_demo_compound_in_cis_and_ch(demo_subset: Path) -> None:
     assert alt_alt >= 50 and mixed <= 2, (alt_alt, mixed)
 
 
-def test_duplicates_fragment_lengths_and_on_target(small_run: Path, mane_gtf: Path, tmp_path: Path) -> None:
+def test_duplicates_fragment_lengths_and_on_target(sim_small: Path, mane_gtf: Path, tmp_path: Path) -> None:
     configured = {"plasma": 0.15, "tissue": 0.08, "normal": 0.08}
-    types = {r["sample_id"]: r["sample_type"] for r in _tsv(small_run / "config" / "samples.tsv")}
+    types = {r["sample_id"]: r["sample_type"] for r in _tsv(sim_small / "config" / "samples.tsv")}
     bed = tmp_path / "panel.bed"
-    panel = _run_panel(small_run, mane_gtf)
+    panel = _run_panel(sim_small, mane_gtf)
     bed.write_text("".join(f"{i.chrom}\t{i.start}\t{i.end}\n" for i in panel))
     for sid in ("UNL001-P-BL", "UNL002-T-BL", "UNL001-N"):
-        b = str(small_run / "bams" / f"{sid}.bam")
+        b = str(sim_small / "bams" / f"{sid}.bam")
         total = int(pysam.samtools.view("-c", b))
         dups = int(pysam.samtools.view("-c", "-f", "1024", b))
         # markdup finds the planted PCR copies plus "natural" duplicates (distinct molecules with
@@ -270,10 +271,10 @@ def test_duplicates_fragment_lengths_and_on_target(small_run: Path, mane_gtf: Pa
             assert 235 <= np.median(tl) <= 265
 
 
-def test_tumour_fragments_are_shorter_in_plasma(small_run: Path) -> None:
-    rows = [r for r in _tsv(small_run / "truth" / "variants.tsv")
+def test_tumour_fragments_are_shorter_in_plasma(sim_small: Path) -> None:
+    rows = [r for r in _tsv(sim_small / "truth" / "variants.tsv")
             if r["sample_id"] == "UNL001-P-BL" and r["origin"] == "somatic" and float(r["expected_vaf"]) > 0.02]
-    bam = pysam.AlignmentFile(str(small_run / "bams" / "UNL001-P-BL.bam"))
+    bam = pysam.AlignmentFile(str(sim_small / "bams" / "UNL001-P-BL.bam"))
     alt_len, ref_len = [], []
     for r in rows:
         _, _, a, b = count_fragments(bam, r["chrom"], int(r["pos"]), r["ref"], r["alt"])
@@ -283,13 +284,13 @@ def test_tumour_fragments_are_shorter_in_plasma(small_run: Path) -> None:
     assert np.median(alt_len) < np.median(ref_len) - 10   # Mouliere 2018: ctDNA ~145 vs ~167 bp
 
 
-def test_met_amplification_depth_ratio(small_run: Path, mane_gtf: Path) -> None:
-    genes = yaml.safe_load((small_run / "config" / "config.yaml").read_text())["reference"]["panel_genes"]
+def test_met_amplification_depth_ratio(sim_small: Path, mane_gtf: Path) -> None:
+    genes = yaml.safe_load((sim_small / "config" / "config.yaml").read_text())["reference"]["panel_genes"]
     targets = panel_from_gtf(mane_gtf, genes, 20)
-    cn = {(r["sample_id"], r["gene"]): float(r["expected_copy_ratio"]) for r in _tsv(small_run / "truth" / "copy_number.tsv")}
+    cn = {(r["sample_id"], r["gene"]): float(r["expected_copy_ratio"]) for r in _tsv(sim_small / "truth" / "copy_number.tsv")}
 
     def met_fraction(sid: str) -> float:
-        with pysam.AlignmentFile(str(small_run / "bams" / f"{sid}.bam")) as fh:
+        with pysam.AlignmentFile(str(sim_small / "bams" / f"{sid}.bam")) as fh:
             counts = defaultdict(int)
             for t in targets:
                 counts[t.name == "MET"] += fh.count(t.chrom, t.start, t.end, read_callback="all")
@@ -303,8 +304,8 @@ def test_met_amplification_depth_ratio(small_run: Path, mane_gtf: Path) -> None:
     assert abs(met_fraction("UNL002-P-OT") / base - 1) <= 0.15
 
 
-def test_ref_bases_match_grch38(small_run: Path, lift_fasta, mane_gtf: Path) -> None:
-    rows = _tsv(small_run / "truth" / "variants.tsv")
+def test_ref_bases_match_grch38(sim_small: Path, lift_fasta, mane_gtf: Path) -> None:
+    rows = _tsv(sim_small / "truth" / "variants.tsv")
     for r in rows:
         assert _ref(lift_fasta, r["chrom"], int(r["pos"]), len(r["ref"])) == r["ref"], r
         if len(r["ref"]) != len(r["alt"]):   # left-normalised: anchor shared, cannot shift left
@@ -335,19 +336,19 @@ def test_ref_bases_match_grch38(small_run: Path, lift_fasta, mane_gtf: Path) -> 
     assert n >= 10
 
 
-def test_truth_tables_consistent(small_run: Path) -> None:
-    mech = _tsv(small_run / "truth" / "mechanisms.tsv")
+def test_truth_tables_consistent(sim_small: Path) -> None:
+    mech = _tsv(sim_small / "truth" / "mechanisms.tsv")
     got = {(m["patient_id"], m["class"], m["subclass"], m["gene"]): m for m in mech}
     assert set(got) >= {("UNL001", "on_target", "ON_TARGET_MUT", "EGFR"), ("UNL001", "bypass", "BYPASS_RTK", "RET"),
                         ("UNL002", "bypass", "BYPASS_RTK", "MET")}
     days = {(r["patient_id"], r["timepoint"], r["sample_type"]): int(r["collection_day"])
-            for r in _tsv(small_run / "config" / "samples.tsv")}
+            for r in _tsv(sim_small / "config" / "samples.tsv")}
     first = {k[0] + k[3]: int(m["first_plasma_day"]) for k, m in got.items()}
     assert first["UNL001EGFR"] == days[("UNL001", "on_treatment", "plasma")]   # molecular progression
     assert first["UNL001RET"] == days[("UNL001", "progression", "plasma")]     # the fusion only at progression
     assert first["UNL002MET"] == days[("UNL002", "progression", "plasma")]
     assert all(m["citation"] for m in mech)
-    rows = _tsv(small_run / "truth" / "variants.tsv")
+    rows = _tsv(sim_small / "truth" / "variants.tsv")
     c797s = {r["sample_id"]: float(r["expected_vaf"]) for r in rows if r["hgvsp_short"] == "p.C797S"}
     assert c797s["UNL001-P-BL"] == 0 and c797s["UNL001-T-BL"] == 0 and c797s["UNL001-N"] == 0
     assert c797s["UNL001-P-OT"] == pytest.approx(0.003) and c797s["UNL001-P-PD"] == pytest.approx(0.02)
@@ -358,7 +359,7 @@ def test_truth_tables_consistent(small_run: Path) -> None:
             assert float(r["expected_vaf"]) in (0.5, 1.0)
             germ[r["patient_id"]].add((r["chrom"], r["pos"], r["alt"], r["expected_vaf"]))
     assert 10 <= len(germ["UNL001"]) <= 40 and germ["UNL001"] != germ["UNL002"]
-    cn = [r for r in _tsv(small_run / "truth" / "copy_number.tsv") if r["sample_id"] == "UNL002-T-PD" and r["gene"] == "MET"]
+    cn = [r for r in _tsv(sim_small / "truth" / "copy_number.tsv") if r["sample_id"] == "UNL002-T-PD" and r["gene"] == "MET"]
     assert float(cn[0]["expected_copy_ratio"]) == pytest.approx((0.5 * 10 + 0.5 * 2) / 2)
     assert float(cn[0]["expected_log2_ratio"]) == pytest.approx(np.log2(3.0), rel=1e-5)
 
@@ -371,17 +372,17 @@ def _record_hash(bam: Path) -> str:
     return h.hexdigest()
 
 
-def test_deterministic_across_threads_and_subsets(small_run: Path, subset_run: Path) -> None:
+def test_deterministic_across_threads_and_subsets(sim_small: Path, subset_run: Path) -> None:
     for sid in ("UNL001-N", "UNL002-N"):
-        assert _record_hash(small_run / "bams" / f"{sid}.bam") == _record_hash(subset_run / "bams" / f"{sid}.bam")
+        assert _record_hash(sim_small / "bams" / f"{sid}.bam") == _record_hash(subset_run / "bams" / f"{sid}.bam")
     for name in ("copy_number.tsv", "mechanisms.tsv"):
-        assert (small_run / "truth" / name).read_bytes() == (subset_run / "truth" / name).read_bytes()
-    full = [r for r in _tsv(small_run / "truth" / "variants.tsv") if r["sample_id"] in ("UNL001-N", "UNL002-N")]
+        assert (sim_small / "truth" / name).read_bytes() == (subset_run / "truth" / name).read_bytes()
+    full = [r for r in _tsv(sim_small / "truth" / "variants.tsv") if r["sample_id"] in ("UNL001-N", "UNL002-N")]
     sub = [r for r in _tsv(subset_run / "truth" / "variants.tsv") if r["sample_id"] in ("UNL001-N", "UNL002-N")]
     assert full == sub and len(full) > 20
 
 
-def test_other_seed_differs(small_run: Path, shared_data: Path) -> None:
+def test_other_seed_differs(sim_small: Path, shared_data: Path) -> None:
     from unlock_atlas.simulate.cohort import plan_cohort
     from unlock_atlas.simulate.panelgenome import PanelGenome
     from unlock_atlas.simulate.scenario import load_scenario
@@ -391,11 +392,11 @@ def test_other_seed_differs(small_run: Path, shared_data: Path) -> None:
     sites = {s: {(v.allele.pos, v.allele.alt) for v in plan_cohort(scn, genome, "small", s).variants["UNL001"]}
              for s in (SEED, SEED + 1)}
     assert sites[SEED] != sites[SEED + 1]
-    truth = {(int(r["pos"]), r["alt"]) for r in _tsv(small_run / "truth" / "variants.tsv") if r["patient_id"] == "UNL001"}
+    truth = {(int(r["pos"]), r["alt"]) for r in _tsv(sim_small / "truth" / "variants.tsv") if r["patient_id"] == "UNL001"}
     assert truth == sites[SEED]
 
 
-def test_fastq_output(small_run: Path, tmp_path: Path, shared_data: Path) -> None:
+def test_fastq_output(sim_small: Path, tmp_path: Path, shared_data: Path) -> None:
     from unlock_atlas.simulate import simulate_cohort
 
     out = tmp_path / "fq"
@@ -413,7 +414,7 @@ def test_fastq_output(small_run: Path, tmp_path: Path, shared_data: Path) -> Non
             assert all(35 <= ord(c) <= 73 for c in q)
         names.append([r[0] for r in recs])
     assert names[0] == names[1]
-    n_bam = int(pysam.samtools.view("-c", str(small_run / "bams" / "UNL001-N.bam")))
+    n_bam = int(pysam.samtools.view("-c", str(sim_small / "bams" / "UNL001-N.bam")))
     assert 2 * len(names[0]) == n_bam
 
 
@@ -430,15 +431,15 @@ def test_bad_scenario_is_reported(tmp_path: Path, shared_data: Path) -> None:
 
 
 @pytest.mark.slow
-def test_full_rerun_byte_identical(small_run: Path, tmp_path: Path, shared_data: Path) -> None:
+def test_full_rerun_byte_identical(sim_small: Path, tmp_path: Path, shared_data: Path) -> None:
     out = tmp_path / "again"
     assert main(["simulate", "--out", str(out), "--seed", str(SEED), "--cohort", "small", "--threads", "1",
                  "--data-dir", str(shared_data)]) == 0
     for name in ("variants.tsv", "copy_number.tsv", "fusions.tsv", "mechanisms.tsv"):
-        assert (out / "truth" / name).read_bytes() == (small_run / "truth" / name).read_bytes()
+        assert (out / "truth" / name).read_bytes() == (sim_small / "truth" / name).read_bytes()
     for name in ("config.yaml", "samples.tsv", "patients.tsv", "panel_extra.bed"):
-        assert (out / "config" / name).read_bytes() == (small_run / "config" / name).read_bytes()
-    for b in sorted((small_run / "bams").glob("*.bam")):
+        assert (out / "config" / name).read_bytes() == (sim_small / "config" / name).read_bytes()
+    for b in sorted((sim_small / "bams").glob("*.bam")):
         assert _record_hash(b) == _record_hash(out / "bams" / b.name), b.name
 
 
@@ -476,21 +477,21 @@ def _split_records(bam: pysam.AlignmentFile, regions: list[tuple[str, int, int]]
     return out
 
 
-def test_fusion_planted_as_split_reads_and_discordant_pairs(small_run: Path, lift_fasta) -> None:
+def test_fusion_planted_as_split_reads_and_discordant_pairs(sim_small: Path, lift_fasta) -> None:
     """UNL001's acquired PTEN-RET fusion (PTEN standing in for CCDC6): truth fraction from the scenario's
     clonal model, BWA-MEM-style records (reciprocal SA tags, hard-clipped supplementaries, aligned
     bases equal to GRCh38 on both partners, junction at the planted bases), absent where not planted."""
     raw = next(p for p in yaml.safe_load(SCENARIO.read_text())["patients"] if p["id"] == "UNL001")
     fus = raw["fusions"][0]
     pos5, pos3 = int(fus["pos5"]), int(fus["pos3"])
-    truth = {r["sample_id"]: r for r in _tsv(small_run / "truth" / "fusions.tsv")}
+    truth = {r["sample_id"]: r for r in _tsv(sim_small / "truth" / "fusions.tsv")}
     assert {r["patient_id"] for r in truth.values()} == {"UNL001"} and len(truth) == 6
     purity = raw["samples"]["T-PD"]["purity"]
     tpd = truth["UNL001-T-PD"]
     assert float(tpd["expected_fraction_3"]) == pytest.approx(purity * fus["ccf"]["T-PD"] / 2)   # tc * ccf * 1 / 2
     for key in ("N", "T-BL", "P-BL", "P-OT"):
         assert float(truth[f"UNL001-{key}"]["expected_fraction_3"]) == 0
-    bam = pysam.AlignmentFile(str(small_run / "bams" / "UNL001-T-PD.bam"))
+    bam = pysam.AlignmentFile(str(sim_small / "bams" / "UNL001-T-PD.bam"))
     recs = _split_records(bam, [("chr10", pos3 - 500, pos3 + 500), ("chr10", pos5 - 500, pos5 + 500)])
     by_name = defaultdict(list)
     for r in recs:
@@ -522,7 +523,7 @@ def test_fusion_planted_as_split_reads_and_discordant_pairs(small_run: Path, lif
     n_det = int(tpd["detectable_molecules"])
     assert n_det - 2 <= len(evid - dup) <= n_det, (len(evid - dup), n_det)
     for sid in ("UNL001-T-BL", "UNL001-N", "UNL002-T-PD"):   # no chimeric record where nothing was planted
-        with pysam.AlignmentFile(str(small_run / "bams" / f"{sid}.bam")) as fh:
+        with pysam.AlignmentFile(str(sim_small / "bams" / f"{sid}.bam")) as fh:
             assert not any(r.has_tag("SA") or (r.is_paired and not r.is_proper_pair and not r.mate_is_unmapped)
                            for r in fh.fetch(until_eof=True)), sid
 

@@ -6,9 +6,10 @@ up (own munge key and socket, slurm.conf in the test's temporary directory, /etc
 linked and restored) and the fixture's teardown stops exactly the daemons it started, by PID.
 Every wait is bounded: the bring-up script's own timeouts, and a timeout on each subprocess.
 
-Independent truths: the local executor's atlas (the same workflow without SLURM; same
-pseudonymisation key, same run directory, so identical content is required byte for byte of
-the tables), the simulator's sample sheet (every sample's QC runs as its own SLURM job), and the
+Independent truths: the local executor's atlas (the session's shared small-cohort run, conftest
+``small_run``: the same workflow, sheets and BAMs with the local profile; same pseudonymisation
+key; the atlas does not depend on the run directory's path, so identical content is required
+byte for byte of the tables), the simulator's sample sheet (every sample's QC runs as its own SLURM job), and the
 resources Snakemake reports for each job versus what SLURM itself (``squeue``) recorded.
 """
 
@@ -27,14 +28,17 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import BIN, REPO
+from conftest import BIN, REPO, SMALL_KEY as KEY
 
 pytestmark = pytest.mark.slow
 
 SCRIPT = REPO / "scripts" / "slurm-local.sh"
 COMMANDS = ("slurmctld", "slurmd", "sinfo", "squeue", "sbatch", "scancel", "srun", "munged", "munge")
-KEY = "3c" * 32  # pseudonymisation key shared by both runs (64 hex chars = 32 bytes)
-SLURM_ARGS = ["--executor", "slurm", "--jobs", "2", "--default-resources", "slurm_partition=debug",
+#: The one-node test cluster declares 4 CPUs on the 2-core machine (UNLOCK_SLURM_CPUS) and Snakemake
+#: keeps 4 jobs in flight: the executor polls finished jobs at growing intervals (2 s, then +10 s),
+#: so with 2 slots the ~70 short jobs spent most of the run waiting for a status check (554 s).
+SLURM_CPUS = 4
+SLURM_ARGS = ["--executor", "slurm", "--jobs", str(SLURM_CPUS), "--default-resources", "slurm_partition=debug",
               "--slurm-no-account", "--slurm-status-command", "squeue",
               "--slurm-init-seconds-before-status-checks", "2"]
 #: Bounds (seconds): with every stage wired (~80 jobs for the small cohort: QC, calling, annotation,
@@ -81,7 +85,7 @@ def slurm(tmp_path_factory) -> dict:
     ctld_port, slurmd_port = _free_ports(2)  # never collide with another cluster on 6817/6818
     env = {**os.environ, "UNLOCK_SLURM_PREFIX": str(prefix), "SLURM_CONF": str(prefix / "etc" / "slurm.conf"),
            "UNLOCK_SLURM_CTLD_PORT": str(ctld_port), "UNLOCK_SLURM_SLURMD_PORT": str(slurmd_port),
-           "UNLOCK_ATLAS_KEY": KEY}
+           "UNLOCK_ATLAS_KEY": KEY, "UNLOCK_SLURM_CPUS": str(SLURM_CPUS)}
     started: dict[str, int] = {}
     try:
         up = subprocess.run(["bash", SCRIPT, "up"], env=env, capture_output=True, text=True, timeout=UP_TIMEOUT)
@@ -97,15 +101,6 @@ def slurm(tmp_path_factory) -> dict:
         left = [f"{n} (pid {p})" for n, p in started.items() if _alive(p, n)]
         assert down.returncode == 0 and not left, f"teardown left {left}:\n{down.stderr}"
         shutil.rmtree(prefix, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def small_cohort(tmp_path_factory) -> Path:
-    sim = tmp_path_factory.mktemp("small_sim")
-    r = subprocess.run([str(BIN / "unlock-atlas"), "simulate", "--out", str(sim), "--seed", "1", "--cohort", "small",
-                        "--threads", "2"], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stdout + r.stderr
-    return sim
 
 
 def _snakemake(run: Path, env: dict, extra: list[str], slurm_env: dict | None = None) -> str:
@@ -159,20 +154,17 @@ def _atlas_snapshot(run: Path, dest: Path) -> Path:
     return dest
 
 
-def test_slurm_atlas_equals_local_atlas(slurm, small_cohort, tmp_path):
+def test_slurm_atlas_equals_local_atlas(slurm, small_run, tmp_path):
     run = tmp_path / "run"
-    shutil.copytree(small_cohort / "config", run / "config")
-    (run / "bams").symlink_to(small_cohort / "bams")
+    shutil.copytree(small_run / "config", run / "config")
+    (run / "bams").symlink_to((small_run / "bams").resolve())
     sheet = pd.read_csv(run / "config" / "samples.tsv", sep="\t", dtype=str)
     assert len(sheet) == 12  # the small cohort: 2 patients x 6 samples
 
-    # 1. local executor, with the local profile
-    _snakemake(run, slurm, ["--workflow-profile", str(REPO / "workflow" / "profiles" / "local"), "--cores", "2"])
-    local = _atlas_snapshot(run, tmp_path / "local")
-    for name in ("results", ".snakemake", "logs"):
-        shutil.rmtree(run / name, ignore_errors=True)
+    # 1. local executor, with the local profile: the session's shared run (conftest small_run)
+    local = _atlas_snapshot(small_run, tmp_path / "local")
 
-    # 2. the same run directory through SLURM, with the slurm profile
+    # 2. the same sheets and BAMs through SLURM, with the slurm profile
     log = _snakemake(run, slurm, ["--workflow-profile", str(REPO / "workflow" / "profiles" / "slurm"), *SLURM_ARGS],
                      slurm_env=slurm)
     jobs = _submitted_jobs(log)

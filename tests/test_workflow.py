@@ -139,10 +139,10 @@ def test_fastq_units_are_aligned_by_the_workflow(demo_run, tmp_path):
     Independent check: the same simulated reads (same seed and sample → identical reads) were
     written as a BAM for the demo run; QC of the workflow-aligned BAM must agree with it.
     """
-    from unlock_atlas.simulate import simulate_cohort
+    from unlock_atlas.simulate.cache import cached_simulation
 
     sid, pid = "UNL001-N", "UNL001"
-    simulate_cohort(tmp_path / "sim", seed=1, cohort="demo", fastq=True, only_samples=[sid])
+    cached_simulation(tmp_path / "sim", 1, cohort="demo", fastq=True, only_samples=[sid])
     shutil.copytree(demo_run / "config", tmp_path / "run" / "config")
     (tmp_path / "run" / "bams").symlink_to(demo_run / "bams")
     (tmp_path / "run" / "scrna").symlink_to(demo_run / "scrna")

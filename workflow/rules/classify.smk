@@ -28,7 +28,7 @@ rule classify:
         bais=lambda wildcards: [bai_path(s) for s in CLASSIFY_TUMOUR[wildcards.patient]],
         # single-cell programme scores of the patient's biopsies (non-genetic candidates); needs singlecell.smk
         sc_programs=lambda wildcards: [
-            f"results/tables/sc_programs/{s}.parquet" for p, s in SC_SAMPLES if p == wildcards.patient
+            f"results/tables/sc_programs/{s}.parquet" for s in SC_BY_PATIENT.get(wildcards.patient, [])
         ],
     output:
         alterations="results/tables/alterations/{patient}.parquet",

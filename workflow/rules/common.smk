@@ -1,6 +1,7 @@
 # Shared helpers: load and validate the run ONCE, before any job is scheduled. All logic lives
 # in the package (unlock_atlas.inputs); this file only adapts it to Snakemake.
 
+import functools
 import json
 import os
 import sys
@@ -16,7 +17,13 @@ RUN = load_run_or_exit(config, Path.cwd(), check_files=workflow.is_main_process)
 # un-activated virtualenv works); with --sdm conda the job's environment comes first anyway.
 os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
-SAMPLES = RUN.samples.set_index("sample_id", drop=False)
+# The sheet indexed ONCE when the workflow is loaded (linear in the cohort): parse-time code and
+# input functions look rows up here and never scan the sheet per patient or per job.
+SAMPLE_ROW = {r.sample_id: r for r in RUN.samples.itertuples(index=False)}  # sample_id -> row (sheet order)
+PATIENT_ROWS = {}  # patient_id -> its rows, in sheet order
+for _row in SAMPLE_ROW.values():
+    PATIENT_ROWS.setdefault(_row.patient_id, []).append(_row)
+PATIENTS = sorted(PATIENT_ROWS)
 ATLAS_DIR = "results/atlas"
 REF_DIR = "results/reference"
 ENV = "../envs/unlock-atlas.yaml"
@@ -38,18 +45,20 @@ if not _eff_path.exists() or _eff_path.read_text() != _effective:
 
 def sample_rows():
     """(patient_id, sample_id) of every sample that has sequencing data."""
-    return [(r.patient_id, r.sample_id) for r in RUN.samples.itertuples()]
+    return [(r.patient_id, r.sample_id) for r in SAMPLE_ROW.values()]
 
 
 def bam_path(sample_id):
     """The sample's BAM: as given in samples.tsv, or the one `align` makes from its FASTQs."""
-    row = SAMPLES.loc[sample_id]
-    if isinstance(row["bam"], str) and row["bam"]:
-        return row["bam"]
-    return f"results/align/{row['patient_id']}/{row['sample_id']}.bam"
+    row = SAMPLE_ROW[sample_id]
+    if isinstance(row.bam, str) and row.bam:
+        return row.bam
+    return f"results/align/{row.patient_id}/{row.sample_id}.bam"
 
 
+@functools.cache
 def bai_path(sample_id):
+    """The BAM's index (looked up on disk once per sample per process, not per job)."""
     from unlock_atlas.inputs.bamcheck import find_bam_index
 
     bam = bam_path(sample_id)
@@ -66,11 +75,12 @@ def bai_of(wildcards):
 
 
 def patients():
-    return sorted(RUN.samples["patient_id"].unique())
+    return PATIENTS
 
 
 def patient_samples(patient):
-    return [r for r in RUN.samples.itertuples() if r.patient_id == patient]
+    """The patient's sample rows (sheet order): a dict lookup, not a scan of the sheet."""
+    return PATIENT_ROWS.get(patient, [])
 
 
 def patient_bams(wildcards):
@@ -127,10 +137,10 @@ def panel_args():
 
 
 def fastq_of(wildcards):
-    row = SAMPLES.loc[wildcards.sample]
-    return {"r1": row["fastq_1"], "r2": row["fastq_2"]}
+    row = SAMPLE_ROW[wildcards.sample]
+    return {"r1": row.fastq_1, "r2": row.fastq_2}
 
 
 def fastq_samples():
     """Samples given as FASTQ pairs (they go through `align`)."""
-    return [r.sample_id for r in RUN.samples.itertuples() if not (isinstance(r.bam, str) and r.bam)]
+    return [r.sample_id for r in SAMPLE_ROW.values() if not (isinstance(r.bam, str) and r.bam)]

@@ -5,7 +5,7 @@
 import pandas as pd
 
 # normals of the run (patient, sample): all of them form the pooled reference (panel of normals)
-CN_NORMALS = [(r.patient_id, r.sample_id) for r in RUN.samples.itertuples() if r.sample_type == "normal"]
+CN_NORMALS = [(r.patient_id, r.sample_id) for r in SAMPLE_ROW.values() if r.sample_type == "normal"]
 
 
 rule copynumber_coverage:
@@ -52,7 +52,7 @@ rule copynumber_reference:
 
 rule copynumber_call:
     input:
-        cov=lambda wildcards: f"results/copynumber/{SAMPLES.loc[wildcards.sample, 'patient_id']}/{wildcards.sample}.targetcov.tsv",
+        cov=lambda wildcards: f"results/copynumber/{SAMPLE_ROW[wildcards.sample].patient_id}/{wildcards.sample}.targetcov.tsv",
         ref="results/copynumber/reference.tsv",
     output:
         # every output of a rule must carry the same wildcards, and the atlas part is keyed by sample
@@ -61,13 +61,13 @@ rule copynumber_call:
         targets="results/copynumber/samples/{sample}.cnr.tsv",
         plot="results/copynumber/samples/{sample}.log2.png",
     params:
-        patient=lambda wildcards: SAMPLES.loc[wildcards.sample, "patient_id"],
-        stype=lambda wildcards: SAMPLES.loc[wildcards.sample, "sample_type"],
+        patient=lambda wildcards: SAMPLE_ROW[wildcards.sample].patient_id,
+        stype=lambda wildcards: SAMPLE_ROW[wildcards.sample].sample_type,
         # tumour content: tissue purity from samples.tsv; plasma has none until the ctDNA stage
         tc=lambda wildcards: (
-            f"--purity {float(SAMPLES.loc[wildcards.sample, 'purity'])}"
-            if SAMPLES.loc[wildcards.sample, "sample_type"] == "tissue"
-            and not pd.isna(SAMPLES.loc[wildcards.sample, "purity"])
+            f"--purity {float(SAMPLE_ROW[wildcards.sample].purity)}"
+            if SAMPLE_ROW[wildcards.sample].sample_type == "tissue"
+            and not pd.isna(SAMPLE_ROW[wildcards.sample].purity)
             else ""
         ),
     log:
@@ -106,4 +106,4 @@ rule copynumber_fusions:
 TABLE_PARTS["copy_number"] = [f"results/tables/copy_number/{s}.parquet" for _, s in sample_rows()]
 
 # fusion evidence per sample (read by the classification stage; a target of `all` until then)
-FUSION_CALLS = [f"results/copynumber/{p}/{s}.fusions.tsv" for p, s in sample_rows() if SAMPLES.loc[s, "sample_type"] != "normal"]
+FUSION_CALLS = [f"results/copynumber/{p}/{s}.fusions.tsv" for p, s in sample_rows() if SAMPLE_ROW[s].sample_type != "normal"]

@@ -1,18 +1,17 @@
 # Single-cell RNA (issue 7): per biopsy with an `scrna` file in samples.tsv -> annotated h5ad
 # (QC, doublets, clustering, cell types, malignant calls, programme scores) -> atlas parts
-# sc_composition and sc_programs. Needs: TABLE_PARTS, SAMPLES, RUN, ENV, *_from_input (common.smk).
+# sc_composition and sc_programs. Needs: TABLE_PARTS, SAMPLE_ROW, RUN, ENV, *_from_input (common.smk).
 
 # (patient, sample) of every sample with single-cell data
-SC_SAMPLES = [
-    (r.patient_id, r.sample_id)
-    for r in RUN.samples.itertuples()
-    if isinstance(r.scrna, str) and r.scrna
-]
+SC_SAMPLES = [(r.patient_id, r.sample_id) for r in SAMPLE_ROW.values() if isinstance(r.scrna, str) and r.scrna]
+SC_BY_PATIENT = {}  # patient -> its samples with single-cell data (classify's input, without a scan per patient)
+for _p, _s in SC_SAMPLES:
+    SC_BY_PATIENT.setdefault(_p, []).append(_s)
 
 
 rule sc_annotate:
     input:
-        lambda wildcards: SAMPLES.loc[wildcards.sample, "scrna"],
+        lambda wildcards: SAMPLE_ROW[wildcards.sample].scrna,
     output:
         "results/singlecell/{patient}/{sample}.h5ad",
     log:
@@ -32,15 +31,15 @@ rule sc_annotate:
 
 rule sc_tables:
     input:
-        lambda wildcards: f"results/singlecell/{SAMPLES.loc[wildcards.sample, 'patient_id']}/{wildcards.sample}.h5ad",
+        lambda wildcards: f"results/singlecell/{SAMPLE_ROW[wildcards.sample].patient_id}/{wildcards.sample}.h5ad",
     output:
         composition="results/tables/sc_composition/{sample}.parquet",
         programs="results/tables/sc_programs/{sample}.parquet",
     log:
         "logs/singlecell/{sample}.tables.log",
     params:
-        patient=lambda wildcards: SAMPLES.loc[wildcards.sample, "patient_id"],
-        timepoint=lambda wildcards: SAMPLES.loc[wildcards.sample, "timepoint"],
+        patient=lambda wildcards: SAMPLE_ROW[wildcards.sample].patient_id,
+        timepoint=lambda wildcards: SAMPLE_ROW[wildcards.sample].timepoint,
     threads: 1
     resources:
         mem_mb=mem_from_input(1000, 20000),
@@ -66,7 +65,7 @@ rule sc_cohort:
         "logs/singlecell/cohort.log",
     params:
         ids=lambda wildcards: ",".join(s for _, s in SC_SAMPLES),
-        timepoints=lambda wildcards: ",".join(str(SAMPLES.loc[s, "timepoint"]) for _, s in SC_SAMPLES),
+        timepoints=lambda wildcards: ",".join(str(SAMPLE_ROW[s].timepoint) for _, s in SC_SAMPLES),
         plots=lambda wildcards: "results/singlecell/plots",
     threads: 2
     resources:

@@ -7,9 +7,20 @@
 
 from __future__ import annotations
 
-from .bwa import AlignStats, align_fastq
-from .index import build_bwa_index
-from .lift import LiftPlan, RecordLifter, lift_record, plan_lift
+from .._lazy import lazy_exports
+
+#: public names, imported on first use (unlock_atlas._lazy)
+_EXPORTS = {
+    "AlignStats": ".bwa",
+    "align_fastq": ".bwa",
+    "build_bwa_index": ".index",
+    "LiftPlan": ".lift",
+    "RecordLifter": ".lift",
+    "lift_record": ".lift",
+    "plan_lift": ".lift",
+}
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
+
 
 __all__ = ["AlignStats", "LiftPlan", "RecordLifter", "align_fastq", "build_bwa_index",
            "lift_record", "plan_lift"]

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
-from .annotator import Annotator, minimal
-from .consequence import SEVERITY, Csq, annotate_tx
-from .vcfio import CSQ_FIELDS, CSQ_HEADER, annotate_vcf
+from .._lazy import lazy_exports
+
+#: public names, imported on first use (unlock_atlas._lazy)
+_EXPORTS = {
+    "Annotator": ".annotator",
+    "minimal": ".annotator",
+    "SEVERITY": ".consequence",
+    "Csq": ".consequence",
+    "annotate_tx": ".consequence",
+    "CSQ_FIELDS": ".vcfio",
+    "CSQ_HEADER": ".vcfio",
+    "annotate_vcf": ".vcfio",
+}
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
+
 
 __all__ = ["Annotator", "CSQ_FIELDS", "CSQ_HEADER", "Csq", "SEVERITY", "annotate_tx", "annotate_vcf", "minimal"]

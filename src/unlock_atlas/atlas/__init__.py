@@ -8,10 +8,25 @@
 
 from __future__ import annotations
 
-from .build import build_atlas, qc_status, resistance_type
-from .load import Atlas, AtlasError, load_atlas
-from .privacy import PseudonymError, pseudonym
-from .schema import SCHEMA_VERSION, TABLES, column_docs, manifest_column_docs
+from .._lazy import lazy_exports
+
+#: public names, imported on first use (unlock_atlas._lazy)
+_EXPORTS = {
+    "build_atlas": ".build",
+    "qc_status": ".build",
+    "resistance_type": ".build",
+    "Atlas": ".load",
+    "AtlasError": ".load",
+    "load_atlas": ".load",
+    "PseudonymError": ".privacy",
+    "pseudonym": ".privacy",
+    "SCHEMA_VERSION": ".schema",
+    "TABLES": ".schema",
+    "column_docs": ".schema",
+    "manifest_column_docs": ".schema",
+}
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
+
 
 __all__ = [
     "Atlas", "AtlasError", "PseudonymError", "SCHEMA_VERSION", "TABLES", "build_atlas", "column_docs",

@@ -3,6 +3,15 @@ drug-aware resistance mechanisms, and the cohort summary (docs/classification.md
 
 from __future__ import annotations
 
-from .stage import PatientResult, classify, write_parts
+from .._lazy import lazy_exports
+
+#: public names, imported on first use (unlock_atlas._lazy)
+_EXPORTS = {
+    "PatientResult": ".stage",
+    "classify": ".stage",
+    "write_parts": ".stage",
+}
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
+
 
 __all__ = ["PatientResult", "classify", "write_parts"]

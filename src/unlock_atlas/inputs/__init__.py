@@ -6,7 +6,19 @@ one :class:`~unlock_atlas.errors.InputError` listing every problem with file, li
 
 from __future__ import annotations
 
-from .bamcheck import check_bam_contigs, find_bam_index
-from .run import PATIENT_COLUMNS, SAMPLE_COLUMNS, Run, load_run, load_run_or_exit
+from .._lazy import lazy_exports
+
+#: public names, imported on first use (unlock_atlas._lazy)
+_EXPORTS = {
+    "check_bam_contigs": ".bamcheck",
+    "find_bam_index": ".bamcheck",
+    "PATIENT_COLUMNS": ".run",
+    "SAMPLE_COLUMNS": ".run",
+    "Run": ".run",
+    "load_run": ".run",
+    "load_run_or_exit": ".run",
+}
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
+
 
 __all__ = ["PATIENT_COLUMNS", "SAMPLE_COLUMNS", "Run", "check_bam_contigs", "find_bam_index", "load_run", "load_run_or_exit"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 
-from .run import load_run
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Run the validation; user errors propagate as ``UnlockError`` (exit 2 in ``cli.main``)."""
+    from .run import load_run
+
     run = load_run(args.config, args.directory, check_files=not args.no_check_files)
     counts = run.samples["sample_type"].value_counts()
     print(f"OK: {len(run.patients)} patients, {len(run.samples)} samples "

@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
-from .drugs import DRUG_COLUMNS, Drug, Regimen, default_drug_table, load_drugs, resolve_regimen
+from .._lazy import lazy_exports
+
+#: public names, imported on first use (unlock_atlas._lazy)
+_EXPORTS = {
+    "DRUG_COLUMNS": ".drugs",
+    "Drug": ".drugs",
+    "Regimen": ".drugs",
+    "default_drug_table": ".drugs",
+    "load_drugs": ".drugs",
+    "resolve_regimen": ".drugs",
+}
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
+
 
 __all__ = ["DRUG_COLUMNS", "Drug", "Regimen", "default_drug_table", "load_drugs", "resolve_regimen"]

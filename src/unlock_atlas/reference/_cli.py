@@ -7,7 +7,6 @@ import logging
 import time
 from pathlib import Path
 
-from .prepare import prepare_reference
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     """Handler: run :func:`~unlock_atlas.reference.prepare.prepare_reference` and log what it wrote."""
     t0 = time.perf_counter()
     genes = [g.strip() for g in args.panel_genes.split(",") if g.strip()] if args.panel_genes else None
+    from .prepare import prepare_reference
+
     ref = prepare_reference(args.fasta, args.gtf, args.outdir, panel_bed=args.panel_bed,
                             panel_genes=genes, padding=args.padding,
                             panel_extra_bed=args.panel_extra_bed)

@@ -24,10 +24,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="shared GRCh38 data directory (default: $UNLOCK_ATLAS_DATA, then ../shared/data)")
     p.add_argument("--scenario", default=None, metavar="YAML",
                    help="scenario file (default: the bundled resources/demo_cohort.yaml)")
+    p.add_argument("--cache", action="store_true",
+                   help="reuse a cached simulation of the same request and simulator code, or simulate once and "
+                        "cache it ($UNLOCK_ATLAS_CACHE, else $XDG_CACHE_HOME/unlock-atlas/sim or "
+                        "~/.cache/unlock-atlas/sim; UNLOCK_ATLAS_CACHE=off disables)")
     p.set_defaults(func=handler)
 
 
 def handler(args: argparse.Namespace) -> int:
+    if args.cache:
+        from .cache import cached_simulation
+
+        status = cached_simulation(args.out, args.seed, cohort=args.cohort, fastq=args.fastq,
+                                   threads=max(1, args.threads), data_dir=args.data_dir, scenario=args.scenario)
+        print(f"simulation of cohort {args.cohort!r} (seed {args.seed}) in {args.out}: {status}"
+              + (" from the cache" if status == "reused" else ""))
+        return 0
     from .run import simulate_cohort
 
     simulate_cohort(args.out, args.seed, cohort=args.cohort, fastq=args.fastq, threads=max(1, args.threads),

@@ -3,7 +3,16 @@ copy number, resistance-programme scores, a count simulator, and the atlas parts
 and ``sc_programs``. See docs/singlecell.md.
 """
 
-from .gene_sets import load_markers, load_programmes
-from .pipeline import annotate, annotate_file
+from .._lazy import lazy_exports
+
+#: public names, imported on first use (unlock_atlas._lazy)
+_EXPORTS = {
+    "load_markers": ".gene_sets",
+    "load_programmes": ".gene_sets",
+    "annotate": ".pipeline",
+    "annotate_file": ".pipeline",
+}
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
+
 
 __all__ = ["annotate", "annotate_file", "load_markers", "load_programmes"]
