@@ -28,20 +28,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import BIN, REPO, SMALL_DATES as DATES, SMALL_ENV as ENV, small_run_dir
+from conftest import BIN, REPO, SMALL_DATES as DATES, SMALL_ENV as ENV, small_run_dir, snakemake
 
 pytestmark = pytest.mark.slow
 
 
 def _smk(run: Path, *extra: str, timeout: int = 1500) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(run),
-                           "--configfile", str(run / "config" / "config.yaml"), "--cores", "2", *extra],
-                          capture_output=True, text=True, timeout=timeout, env=ENV, cwd=run.parent)
-
-
-def _new_run(sim: Path, run: Path) -> Path:
-    """A run directory on the simulated cohort: copied config (with calendar dates), symlinked BAMs."""
-    return small_run_dir(sim, run)
+    return snakemake(run, "--cores", "2", *extra, env=ENV, timeout=timeout)
 
 
 def _atlas_tables(run: Path) -> dict[str, object]:
@@ -49,7 +42,7 @@ def _atlas_tables(run: Path) -> dict[str, object]:
 
 
 def test_killed_run_resumes_to_the_same_atlas(small_sim, small_run, tmp_path):
-    run = _new_run(small_sim, tmp_path / "run_b")
+    run = small_run_dir(small_sim, tmp_path / "run_b")
     log = open(tmp_path / "killed.log", "w")
     proc = subprocess.Popen([str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(run),
                              "--configfile", str(run / "config" / "config.yaml"), "--cores", "2"],

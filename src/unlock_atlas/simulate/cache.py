@@ -82,8 +82,7 @@ def _imports(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.ImportFrom):
             if node.level:
-                base = pkg[: len(pkg) - (node.level - 1)] if node.level > 1 else list(pkg)
-                mod = [*base, *(node.module.split(".") if node.module else [])]
+                mod = [*pkg[: len(pkg) - node.level + 1], *(node.module.split(".") if node.module else [])]
             elif node.module and node.module.split(".")[0] == "unlock_atlas":
                 mod = node.module.split(".")[1:]
             else:
