@@ -35,7 +35,7 @@ reference:
 #: Jobs the demo plan (6 patients x 6 samples, scRNA for 4 biopsies) may hold per patient, and in
 #: all; docs/testing.md. A new per-sample rule adds 6 per patient: raise these on purpose, not by accident.
 DEMO_JOBS_PER_PATIENT_MAX = 34
-DEMO_JOBS_MAX = 210
+DEMO_JOBS_MAX = 211  # 210 + build_pon (issue 18: one panel-of-normals job per run)
 
 
 def _cohort(root: Path, n: int, fastqs: Path) -> Path:

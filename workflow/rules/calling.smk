@@ -3,6 +3,60 @@
 #   results/calling/<patient>/<patient>.vcf.gz (+.tbi)       joint calls (FORMAT AD/DP/AF/AF_LO/AF_HI/DS)
 #   results/annotation/<patient>/<patient>.vcf.gz (+.tbi)    the same records with INFO/CSQ
 #   results/tables/variants/<patient>.parquet                atlas part, annotation columns filled
+#   results/calling/pon.{sites,alleles}.parquet              panel of normals (background error sums)
+
+from unlock_atlas.calling.pon import plan_panel_of_normals
+
+# Which normals form the background panel (package logic: unlock_atlas.calling.pon), and the
+# `calling:` thresholds handed to the CLI as JSON (workflow-only keys removed).
+PON = plan_panel_of_normals(RUN.config, [(r.sample_id, r.sample_type) for r in SAMPLE_ROW.values()])
+CALLING_PARAMS = PON.params_json
+PON_PREFIX = PON.prefix or "results/calling/pon"
+
+
+def pon_bams(wildcards):
+    return [bam_path(s) if s in SAMPLE_ROW else b for s, b in PON.bams.items()]
+
+
+def pon_bais(wildcards):
+    return [bai_path(s) if s in SAMPLE_ROW else f"{b}.bai" for s, b in PON.bams.items()]
+
+
+def pon_bam_args(wildcards, input):
+    import shlex
+
+    return " ".join(shlex.quote(f"{s}={b}") for s, b in zip(PON.bams, input.bams))
+
+
+def pon_inputs(wildcards):
+    return [f"{PON_PREFIX}.sites.parquet", f"{PON_PREFIX}.alleles.parquet"] if (PON.bams or PON.prefix) else []
+
+
+if PON.bams:
+
+    rule build_pon:
+        input:
+            bams=pon_bams,
+            bais=pon_bais,
+            panel=f"{REF_DIR}/panel.bed",
+            reference=f"{REF_DIR}/reference.json",
+        output:
+            sites="results/calling/pon.sites.parquet",
+            alleles="results/calling/pon.alleles.parquet",
+        params:
+            bams=pon_bam_args,
+            settings=CALLING_PARAMS,
+        log:
+            "logs/calling/pon.log",
+        threads: 1
+        resources:
+            mem_mb=4000,
+            runtime=runtime_from_input(10, 20),
+        conda:
+            ENV
+        shell:
+            "unlock-atlas pon --bams {params.bams} --panel {input.panel:q} --fasta {input.reference:q} "
+            "--params {params.settings:q} -o results/calling/pon > {log:q} 2>&1"
 
 
 rule call_variants:
@@ -11,12 +65,15 @@ rule call_variants:
         bais=patient_bais,
         panel=f"{REF_DIR}/panel.bed",
         reference=f"{REF_DIR}/reference.json",
+        pon=pon_inputs,
     output:
         vcf="results/calling/{patient}/{patient}.vcf.gz",
         tbi="results/calling/{patient}/{patient}.vcf.gz.tbi",
         table=temp("results/calling/{patient}/{patient}.variants.parquet"),
     params:
         samples=calling_args,
+        pon=f"--pon {PON_PREFIX}" if (PON.bams or PON.prefix) else "",
+        settings=CALLING_PARAMS,
     log:
         "logs/calling/{patient}.log",
     threads: 1
@@ -27,7 +84,8 @@ rule call_variants:
         ENV
     shell:
         "unlock-atlas call --patient {wildcards.patient:q} {params.samples} --panel {input.panel:q} "
-        "--fasta {input.reference:q} -o {output.vcf:q} --table {output.table:q} > {log:q} 2>&1"
+        "--fasta {input.reference:q} {params.pon} --params {params.settings:q} "
+        "-o {output.vcf:q} --table {output.table:q} > {log:q} 2>&1"
 
 
 rule annotate_variants:

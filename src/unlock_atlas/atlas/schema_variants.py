@@ -11,7 +11,7 @@ import pyarrow as pa
 from .schema import SAMPLE_TYPES, field_doc
 
 STATUSES = ["called", "detected_below_threshold", "not_detected", "not_covered"]
-ORIGINS = ["somatic", "germline", "chip", "artefact"]
+ORIGINS = ["somatic", "germline", "chip", "ch_not_excluded", "artefact"]
 KINDS = ["snv", "mnv", "indel"]
 
 SCHEMA = pa.schema([
@@ -46,8 +46,9 @@ SCHEMA = pa.schema([
               "fragments when called in another sample of the patient), detected_below_threshold (DS >= 13), "
               "not_detected, not_covered (depth < 20)", nullable=False, allowed=STATUSES),
     field_doc("filter", pa.string(), "VCF FILTER of the variant (PASS or ';'-joined filter ids)", nullable=False),
-    field_doc("origin", pa.string(), "variant origin from the normal/plasma/tissue rule (resistance-biology.md §4) "
-              "and artefact filters", nullable=False, allowed=ORIGINS),
+    field_doc("origin", pa.string(), "variant origin from the normal/plasma/tissue rule (resistance-biology.md §4), "
+              "the normal's power to see clonal haematopoiesis (ch_not_excluded: a plasma-only variant in a CH gene "
+              "that the normal could not rule out) and artefact filters", nullable=False, allowed=ORIGINS),
 ])
 
 SORT_KEYS = ["chrom", "pos", "ref", "alt", "sample_id"]

@@ -13,8 +13,9 @@ import pysam
 from ..atomic import atomic_path
 from ..errors import InputError, Problem
 from . import genotype, model
-from .filters import FILTERS, origin_and_filters
+from .filters import FILTERS, ch_genes, origin_and_filters
 from .pileup import SampleCounts, count_sample, merge_intervals
+from .pon import PanelOfNormals, allele_background
 
 logger = logging.getLogger(__name__)
 
@@ -38,48 +39,72 @@ def read_panel(bed: str | Path) -> list[tuple[str, int, int]]:
     return merge_intervals(out)
 
 
+def read_panel_genes(bed: str | Path) -> dict[str, list[tuple[int, int, str]]]:
+    """Gene name (BED column 4) of each panel interval, per chromosome; empty when unnamed."""
+    out: dict[str, list[tuple[int, int, str]]] = {}
+    try:
+        lines = Path(bed).read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        f = line.split("\t")
+        if len(f) >= 4 and not line.startswith(("#", "track", "browser")) and f[1].isdigit() and f[2].isdigit():
+            out.setdefault(f[0], []).append((int(f[1]), int(f[2]), f[3]))
+    return out
+
+
+def _gene_at(genes: dict[str, list[tuple[int, int, str]]], chrom: str, pos1: int) -> str | None:
+    for s, e, g in genes.get(chrom, ()):
+        if s < pos1 <= e:
+            return g
+    return None
+
+
 def genotype_patient(counts: dict[str, SampleCounts], normal: str | None, sample_types: dict[str, str],
-                     pon: list[SampleCounts] | None = None) -> pd.DataFrame:
+                     pon: PanelOfNormals | None = None, params: model.CallingParams = model.DEFAULT,
+                     genes: dict[str, list[tuple[int, int, str]]] | None = None) -> pd.DataFrame:
     """Joint genotyping of the union of candidates in all the patient's samples.
 
+    The background of each allele is beta-binomial from the panel of normals plus the matched
+    normal (:func:`.pon.allele_background`); ``genes`` (panel intervals' gene names) select the
+    clonal-haematopoiesis power check of :func:`.filters.origin_and_filters`.
     Returns one row per variant x sample with the per-sample FORMAT values, status, FILTER and origin.
     """
-    priors = genotype.class_priors(list(counts.values()))
+    priors = genotype.class_priors(list(counts.values()), params)
     logger.info("class priors: %s", {k: f"{v:.2e}" for k, v in sorted(priors.items())})
+    ch = ch_genes() if genes else frozenset()
     cands: set = set()
     for sc in counts.values():
-        cands |= genotype.discover(sc, priors)
+        cands |= genotype.discover(sc, priors, params)
     rows = []
     for key in sorted(cands, key=lambda k: (k[0], k[1], k[2], k[3])):
         prior = genotype.allele_prior(priors, next(iter(counts.values())), key)
         obs = {s: genotype.lookup(sc, key) for s, sc in counts.items()}
-        kn, nn = 0, 0
-        if normal is not None:
-            kn, nn = obs[normal].alt, obs[normal].depth
-        pon_hits = 0
-        for p in pon or []:
-            po = genotype.lookup(p, key)
-            if po.alt >= 2 and po.alt >= 0.005 * max(po.depth, 1):
-                pon_hits += 1
-            elif po.alt / max(po.depth, 1) < model.CARRIER_AF:
-                kn, nn = kn + po.alt, nn + po.depth
-        bg = model.site_background(kn, nn, prior)
+        nobs = (obs[normal].alt, obs[normal].depth) if normal is not None else None
+        bg, st = allele_background(key, prior, nobs, normal, pon, params)
+        # the normal's own evidence is tested against the background without it (leave-one-out)
+        bg_n = allele_background(key, prior, nobs, normal, pon, params, without_normal=True)[0] if nobs else bg
         per: dict[str, dict] = {}
         for s, o in obs.items():
             lo, hi = model.wilson(o.alt, o.depth)
-            ds = float(model.detection_score(o.alt, o.depth, bg))
+            b = bg_n if s == normal else bg
+            ds = model.detection_score_bb(o.alt, o.depth, b.mu, b.rho)
             per[s] = dict(alt=o.alt, ref=o.ref_count, depth=o.depth, af=o.alt / o.depth if o.depth else float("nan"),
                           af_lo=float(lo), af_hi=float(hi), ds=ds, adf=o.adf, adr=o.adr, ref_fwd=o.ref_fwd,
-                          ref_rev=o.ref_rev, rpos=o.mean_rpos if o.alt else 0.0, lowmq_frac=o.lowmq_frac)
-        de_novo = any(model.status(g["alt"], g["depth"], g["ds"], False) == "called" for g in per.values())
+                          ref_rev=o.ref_rev, rpos=o.mean_rpos if o.alt else 0.0, lowmq_frac=o.lowmq_frac,
+                          background=bg.mu)
+        de_novo = any(model.status(g["alt"], g["depth"], g["ds"], False, params) == "called" for g in per.values())
         for g in per.values():
-            g["status"] = model.status(g["alt"], g["depth"], g["ds"], de_novo)
-        origin, filt = origin_and_filters(per, normal, sample_types, pon_hits)
+            g["status"] = model.status(g["alt"], g["depth"], g["ds"], de_novo, params)
+        in_ch_gene = bool(genes) and _gene_at(genes, key[0], key[1]) in ch
+        origin, filt = origin_and_filters(per, normal, sample_types, st.hits, params, ch_gene=in_ch_gene)
         ftxt = ";".join(filt) if filt else "PASS"
         kind = "snv" if len(key[2]) == len(key[3]) == 1 else ("mnv" if len(key[2]) == len(key[3]) else "indel")
         for s, g in per.items():
+            g.pop("background")
             rows.append(dict(chrom=key[0], pos=key[1], v_ref=key[2], v_alt=key[3], kind=kind, sample_id=s,
-                             background=bg, filter=ftxt, origin=origin, **g))
+                             background=bg.mu, background_rho=bg.rho, pon_normals=bg.normals, filter=ftxt,
+                             origin=origin, **g))
     return pd.DataFrame(rows)
 
 
@@ -93,9 +118,13 @@ def write_vcf(calls: pd.DataFrame, samples: list[str], fasta: str | Path, out: s
             header.contigs.add(name, length=ln)
     for fid, desc in FILTERS.items():
         header.filters.add(fid, None, None, desc)
-    header.info.add("ORIGIN", 1, "String", "Variant origin: somatic, germline, chip (clonal haematopoiesis) or artefact")
+    header.info.add("ORIGIN", 1, "String", "Variant origin: somatic, germline, chip (clonal haematopoiesis), "
+                    "ch_not_excluded (CH not excluded: normal underpowered) or artefact")
     header.info.add("KIND", 1, "String", "snv, mnv or indel")
-    header.info.add("BG", 1, "Float", "Background error rate (per position and substitution, shrunk to the class prior)")
+    header.info.add("BG", 1, "Float", "Background error rate: beta-binomial mean per position and allele from the "
+                    "panel of normals and the matched normal, shrunk to the class prior")
+    header.info.add("BGRHO", 1, "Float", "Background overdispersion: beta-binomial intra-class correlation")
+    header.info.add("PON", 1, "Integer", "Non-carrier normals (panel of normals + matched normal) behind BG")
     fmt = [("AD", "R", "Integer", "Fragments supporting REF and ALT (dedup, MAPQ>=20, BQ>=20, mates once)"),
            ("DP", 1, "Integer", "Informative fragments at the site"),
            ("AF", "A", "Float", "Alt allele fraction AD[ALT]/DP"),
@@ -118,7 +147,9 @@ def write_vcf(calls: pd.DataFrame, samples: list[str], fasta: str | Path, out: s
                     rec = vf.new_record(contig=chrom, start=int(pos) - 1, alleles=(ref, alt),
                                         filter=first["filter"].split(";"),
                                         info={"ORIGIN": first["origin"], "KIND": first["kind"],
-                                              "BG": float(first["background"])})
+                                              "BG": float(first["background"]),
+                                              "BGRHO": float(first["background_rho"]),
+                                              "PON": int(first["pon_normals"])})
                     for g in grp.itertuples():
                         smp = rec.samples[g.sample_id]
                         smp["AD"] = (int(g.ref), int(g.alt))
@@ -154,17 +185,17 @@ def variants_table(calls: pd.DataFrame, patient: str, sample_types: dict[str, st
 
 def call_patient(patient: str, bams: dict[str, str | Path], normal: str | None, sample_types: dict[str, str],
                  panel: str | Path, fasta: str | Path, min_mapq: int = 20, min_baseq: int = 20,
-                 pon: list[str | Path] | None = None) -> pd.DataFrame:
+                 pon: PanelOfNormals | None = None, params: model.CallingParams = model.DEFAULT) -> pd.DataFrame:
     """Count, discover, genotype and filter all samples of one patient; returns the long table."""
     if normal is not None and normal not in bams:
         raise InputError(Problem("--normal", f"normal sample {normal!r} has no BAM in --bams",
                                  "add NORMAL=path to --bams or drop --normal"))
     intervals = read_panel(panel)
     counts = {s: count_sample(b, fasta, intervals, s, min_mapq, min_baseq) for s, b in bams.items()}
-    pon_counts = [count_sample(p, fasta, intervals, f"pon{i}", min_mapq, min_baseq) for i, p in enumerate(pon or [])]
-    calls = genotype_patient(counts, normal, sample_types, pon_counts)
+    calls = genotype_patient(counts, normal, sample_types, pon, params, read_panel_genes(panel))
     n_var = calls[["chrom", "pos", "v_ref", "v_alt"]].drop_duplicates().shape[0] if len(calls) else 0
-    logger.info("%s: %d candidate variants genotyped in %d samples", patient, n_var, len(bams))
+    logger.info("%s: %d candidate variants genotyped in %d samples (panel of normals: %s)", patient, n_var,
+                len(bams), f"{len(pon.sample_ids)} normals" if pon is not None else "none")
     return calls
 
 

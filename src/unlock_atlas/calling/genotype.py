@@ -70,7 +70,7 @@ def allele_prior(priors: dict[str, float], sc: SampleCounts, key: Key) -> float:
     return min(p * repeat_multiplicity(sc, key), 0.5)
 
 
-def class_priors(samples: list[SampleCounts]) -> dict[str, float]:
+def class_priors(samples: list[SampleCounts], params: model.CallingParams = model.DEFAULT) -> dict[str, float]:
     """Pooled non-carrier error rate per substitution class over all samples (model docstring)."""
     num: dict[str, float] = {}
     den: dict[str, float] = {}
@@ -80,7 +80,7 @@ def class_priors(samples: list[SampleCounts]) -> dict[str, float]:
         for r in sc.regions:
             tot = r.fwd[:, :4] + r.rev[:, :4]
             depth = tot.sum(axis=1)
-            ok = depth >= model.MIN_DEPTH
+            ok = depth >= params.min_depth
             ref_idx = np.array([BASES.find(b) if b in "ACGT" else -1 for b in r.ref])
             for ri, rb in enumerate("ACGT"):
                 rows = ok & (ref_idx == ri)
@@ -90,17 +90,18 @@ def class_priors(samples: list[SampleCounts]) -> dict[str, float]:
                     if ai == ri:
                         continue
                     k = tot[rows, ai]
-                    non_carrier = k < model.CARRIER_AF * depth[rows]
+                    non_carrier = k < params.carrier_af * depth[rows]
                     c = f"{rb}>{ab}"
                     num[c] = num.get(c, 0.0) + float(k[non_carrier].sum())
                     den[c] = den.get(c, 0.0) + float(depth[rows][non_carrier].sum())
             ev_den += float(depth[ok].sum())
         for key, c in sc.events.items():
             obs = lookup(sc, key)
-            if obs.depth >= model.MIN_DEPTH and obs.alt < model.CARRIER_AF * obs.depth:
+            if obs.depth >= params.min_depth and obs.alt < params.carrier_af * obs.depth:
                 ev_num += obs.alt
-    pri = {c: max(num[c] / den[c], model.PRIOR_FLOOR) if den[c] else model.PRIOR_FLOOR for c in num}
-    pri[INDEL_CLASS] = max(ev_num / ev_den, model.PRIOR_FLOOR) if ev_den else model.PRIOR_FLOOR
+    floor = params.prior_floor
+    pri = {c: max(num[c] / den[c], floor) if den[c] else floor for c in num}
+    pri[INDEL_CLASS] = max(ev_num / ev_den, floor) if ev_den else floor
     return pri
 
 
@@ -138,7 +139,7 @@ def lookup(sc: SampleCounts, key: Key) -> AlleleObs:
     return AlleleObs(ref_count, a, depth, adf, adr, rpos, lowmq_frac, ref_fwd, ref_rev)
 
 
-def discover(sc: SampleCounts, priors: dict[str, float]) -> set[Key]:
+def discover(sc: SampleCounts, priors: dict[str, float], params: model.CallingParams = model.DEFAULT) -> set[Key]:
     """Candidate alleles of one sample: >= 2 alt fragments and DS >= 30 against the class prior;
     adjacent SNVs whose fragments mostly co-occur (an MNV event carrying >= 80 % of each SNV's
     alt fragments) are replaced by the MNV."""
@@ -148,20 +149,20 @@ def discover(sc: SampleCounts, priors: dict[str, float]) -> set[Key]:
         depth = tot.sum(axis=1)
         for ai, ab in enumerate("ACGT"):
             k = tot[:, ai]
-            rows = np.flatnonzero((k >= model.MIN_ALT_CANDIDATE) & (depth >= model.MIN_DEPTH))
+            rows = np.flatnonzero((k >= params.min_alt_candidate) & (depth >= params.min_depth))
             for i in rows:
                 rb = r.ref[i]
                 if rb == ab or rb not in "ACGT":
                     continue
-                ds = model.detection_score(int(k[i]), int(depth[i]), priors.get(f"{rb}>{ab}", model.PRIOR_FLOOR))
-                if ds >= model.CANDIDATE_DS:
+                ds = model.detection_score(int(k[i]), int(depth[i]), priors.get(f"{rb}>{ab}", params.prior_floor))
+                if ds >= params.candidate_ds:
                     out.add((r.chrom, r.start + i + 1, rb, ab))
     for key, ev in sc.events.items():
-        if ev.total < model.MIN_ALT_CANDIDATE:
+        if ev.total < params.min_alt_candidate:
             continue
         obs = lookup(sc, key)
-        if (obs.depth >= model.MIN_DEPTH
-                and model.detection_score(obs.alt, obs.depth, allele_prior(priors, sc, key)) >= model.CANDIDATE_DS):
+        if (obs.depth >= params.min_depth
+                and model.detection_score(obs.alt, obs.depth, allele_prior(priors, sc, key)) >= params.candidate_ds):
             if len(key[2]) == len(key[3]):  # MNV: merge only if the SNVs are on the same fragments
                 parts = [(key[0], key[1] + j, key[2][j], key[3][j]) for j in range(len(key[2]))]
                 snv_alts = [lookup(sc, p).alt for p in parts]

@@ -10,7 +10,7 @@ from ..errors import UnlockError
 logger = logging.getLogger(__name__)
 
 _STATUSES = ["called", "detected_below_threshold", "not_detected", "not_covered"]
-_ORIGINS = ["somatic", "germline", "chip", "artefact"]
+_ORIGINS = ["somatic", "germline", "chip", "ch_not_excluded", "artefact"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

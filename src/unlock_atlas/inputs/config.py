@@ -17,6 +17,7 @@ import copy
 import difflib
 import logging
 import os
+import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -223,6 +224,22 @@ def schema_problems(
 # --------------------------------------------------------------------------- config.yaml
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader reading ``1e-6`` as a number (YAML 1.2 and JSON do; PyYAML's YAML 1.1 rules need a
+    dot and a signed exponent, so ``1e-6`` - and ``json.dumps(1e-6)`` in run_config.json - would be a
+    string)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
 def read_config(config: str | os.PathLike | Mapping, workdir: Path) -> tuple[dict, Path | None, str, dict]:
     """Read the config from a YAML file or take a mapping (Snakemake's ``config``).
 
@@ -248,7 +265,7 @@ def read_config(config: str | os.PathLike | Mapping, workdir: Path) -> tuple[dic
     except UnicodeDecodeError as exc:
         raise InputError(Problem(shown, f"not UTF-8 text ({exc.reason} at byte {exc.start})", "save it as UTF-8")) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
         lines = _yaml_lines(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

@@ -224,8 +224,15 @@ def _check_files(cfg: dict, samples: Sheet | None, wd: Path, shown: str, lines: 
     pon = cfg.get("panel_of_normals")
     for i, item in enumerate([pon] if isinstance(pon, str) else pon or []):
         key = ("panel_of_normals",) if isinstance(pon, str) else ("panel_of_normals", i)
-        if exists(key, item) and str(item).endswith(".bam"):
-            check_bam(item, shown, lines.get(key), "panel_of_normals")
+        if str(item).endswith(".bam"):
+            if exists(key, item):
+                check_bam(item, shown, lines.get(key), "panel_of_normals")
+        elif isinstance(item, str) and PLACEHOLDER not in item:  # a panel built by `unlock-atlas pon`
+            for part in (f"{item}.sites.parquet", f"{item}.alleles.parquet"):
+                if not Path(part).is_file():
+                    problems.append(Problem(shown, f"panel of normals {item}: {part} not found",
+                                            "give the prefix used with `unlock-atlas pon -o PREFIX`, or a list of normal BAMs",
+                                            row=lines.get(key), column="panel_of_normals"))
 
     if samples is None:
         return problems
