@@ -58,10 +58,10 @@ SNVS = [  # (pos, ref, alt, HGVSc, consequence, HGVSp short)
     (15, "T", "C", "c.2T>C", "start_lost", "p.M1?"),
     (17, "A", "T", "c.4A>T", "stop_gained", "p.K2*"),
     (24, "G", "A", "c.11G>A", "missense_variant&splice_region_variant", "p.G4E"),
-    (27, "T", "C", "c.12+2T>C", "splice_donor_variant&intron_variant", ""),
+    (27, "T", "C", "c.12+2T>C", "splice_donor_variant&intron_variant", "p.?"),  # canonical site: p.? (VariantValidator)
     (30, "G", "A", "c.12+5G>A", "splice_region_variant&intron_variant", ""),
     (31, "T", "C", "c.13-5T>C", "splice_region_variant&intron_variant", ""),
-    (34, "A", "G", "c.13-2A>G", "splice_acceptor_variant&intron_variant", ""),
+    (34, "A", "G", "c.13-2A>G", "splice_acceptor_variant&intron_variant", "p.?"),
     (40, "A", "C", "c.17A>C", "stop_lost", "p.*6Sext*2"),
     (41, "A", "G", "c.18A>G", "stop_retained_variant", "p.*6="),
     (45, "T", "C", "c.*4T>C", "3_prime_UTR_variant", ""),
@@ -132,3 +132,68 @@ def test_vcf_roundtrip(toy, tmp_path):
     assert (tmp_path / "out.vcf.gz.tbi").exists()
     rows = (tmp_path / "o.tsv").read_text().splitlines()
     assert len(rows) == 4 and rows[1].split("\t")[:5] == ["chr1", "17", "rsK2", "A", "T"]
+
+
+def _left_norm(seq: str, pos: int, ref: str, alt: str) -> tuple[int, str, str]:
+    """bcftools-norm left alignment of an anchored indel on ``seq`` (1-based), for hand-made inputs."""
+    while len(ref) != len(alt) and ref[-1] == alt[-1] and pos > 1:
+        base = seq[pos - 2]
+        ref, alt, pos = base + ref[:-1], base + alt[:-1], pos - 1
+    return pos, ref, alt
+
+
+@pytest.mark.parametrize("strand", ["+", "-"])
+def test_three_prime_rule_crosses_into_the_donor(toy, strand):
+    """One G deleted from CCC GGG|Gtaag (exon 1 ends c.10-12 = GGG, c.12+1 = G).
+
+    HGVS (Recommendations > DNA > Deletion, exon/intron example LRG_199t1:c.1704+1del, "not
+    c.1704del"): the 3' rule shifts the deletion across the exon/intron border to c.12+1, which
+    hits the donor, so the protein effect is unpredictable (p.?). VCF left-normalisation puts it at
+    c.10 on the + strand and at c.12+1 on the - strand; both must describe the same event.
+    """
+    ann = toy[0]
+    if strand == "+":
+        pos, ref, alt = _left_norm(SEQ, 26, "GG", "G")
+        assert (pos, ref, alt) == (22, "CG", "C") and SEQ[21:23] == ref   # written in the exon (c.10)
+        c = ann.annotate("chr1", pos, ref, alt)[0]
+    else:
+        rseq = revcomp(SEQ)                                   # the G run is C at chr2 35-38
+        pos, ref, alt = _left_norm(rseq, N + 1 - 24, "CC", "C")
+        assert (pos, ref, alt) == (34, "AC", "A")            # written at c.12+1 already
+        assert rseq[pos - 1:pos - 1 + len(ref)] == ref
+        c = ann.annotate("chr2", pos, ref, alt)[0]
+    assert (c.hgvsc, c.consequence, c.hgvsp, c.hgvsp_short) == (
+        "c.12+1del", "splice_donor_variant&intron_variant", "p.?", "p.?")
+    assert c.protein_position == "" and c.codons == ""
+
+
+@pytest.mark.parametrize("strand", ["+", "-"])
+def test_inversion_and_delins(toy, strand):
+    """c.7_8 = CC (codon 3 CCC, Pro). CC>GG is its reverse complement: HGVS prioritises inversion
+    over delins (Recommendations > General, prioritisation), c.7_8inv; codon GGC = Gly -> p.P3G.
+    CC>AT is not: c.7_8delinsAT, codon ATC = Ile -> p.P3I."""
+    ann = toy[0]
+    for alt, hgvsc, short in (("GG", "c.7_8inv", "p.P3G"), ("AT", "c.7_8delinsAT", "p.P3I")):
+        if strand == "+":
+            c = ann.annotate("chr1", 20, "CC", alt)[0]
+        else:
+            c = ann.annotate("chr2", N + 1 - 21, "GG", revcomp(alt))[0]
+        assert (c.hgvsc, c.hgvsp_short, c.consequence) == (hgvsc, short, "missense_variant")
+
+
+@pytest.mark.parametrize("strand", ["+", "-"])
+def test_insertions_at_the_donor(toy, strand):
+    """A C inserted between c.12 and c.12+1 (exactly at the exon/intron junction) leaves the protein
+    unpredictable, p.? (VariantValidator: NM_000546.6:c.375_375+1insAAG -> p.?); between c.12+2 and
+    c.12+3 the GT donor stays intact: splice region, no protein description."""
+    ann = toy[0]
+    for left, hgvsc, csq, p in ((25, "c.12_12+1insC", None, "p.?"),
+                                (27, "c.12+2_12+3insC", "splice_region_variant&intron_variant", "")):
+        if strand == "+":
+            c = ann.annotate("chr1", left, SEQ[left - 1], SEQ[left - 1] + "C")[0]
+        else:
+            rseq, pos = revcomp(SEQ), N - left           # the same gap on chr2: between pos and pos + 1
+            c = ann.annotate("chr2", pos, rseq[pos - 1], rseq[pos - 1] + "G")[0]
+        assert (c.hgvsc, c.hgvsp) == (hgvsc, p)
+        if csq:
+            assert c.consequence == csq

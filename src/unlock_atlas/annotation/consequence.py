@@ -3,10 +3,16 @@
 Consequences are Sequence Ontology terms with VEP's definitions and severity order:
 ``splice_donor_variant`` / ``splice_acceptor_variant`` are the first / last two intronic bases
 (``+1,+2`` / ``-1,-2``); ``splice_region_variant`` is 1–3 exonic bases or 3–8 intronic bases
-from an exon–intron junction; up/downstream reach 5 kb (:data:`~.txmodel.FLANK`). The
-consequence is computed at the allele's position as written (trimmed to its minimal form);
-the HGVS c. description is shifted 3' in the transcript (HGVS 3' rule), and an insertion
-equal to the bases 5' of it becomes ``dup``.
+from an exon–intron junction; up/downstream reach 5 kb (:data:`~.txmodel.FLANK`).
+
+A pure insertion or deletion is first shifted to its most 3' position in the transcript (HGVS
+3' rule, per transcript strand: toward lower chromosome coordinates for a minus-strand gene,
+across exon–intron borders as HGVS's ``c.1704+1del`` example requires), and the consequence,
+HGVS c. and p. are all computed on that placement (VEP's ``--shift_3prime 1``), so the left-
+and right-aligned VCF spellings of one indel annotate identically. An insertion equal to the
+bases 5' of it is a ``dup``; an MNV whose ALT is the reverse complement of its REF is ``inv``.
+A change that hits a canonical splice site (intron ±1/±2) or spans an exon–intron boundary gets
+``p.?`` (protein not predictable), as VariantValidator writes it.
 """
 
 from __future__ import annotations
@@ -109,6 +115,28 @@ def _shift3(m: TxModel, start: int, ref: str, alt: str) -> tuple[int, str, str]:
     return start, ref, alt
 
 
+def _describe(m: TxModel, start: int, ref: str, alt: str) -> tuple[int, int, str]:
+    """The HGVS event of a trimmed, already 3'-shifted allele: genomic ``(lo, hi, what)``.
+
+    ``what`` is ``del``, ``dup`` (``lo..hi`` = the copied bases), ``ins<seq>`` (insertion between
+    ``lo`` and ``hi``), ``inv`` (an MNV whose ALT is the reverse complement of REF, length >= 2;
+    HGVS prioritises inversion over delins) or ``delins<seq>``; sequences in transcript orientation.
+    """
+    if not ref:  # insertion between start-1 and start
+        L = len(alt)
+        if m.plus and m.gseq(start - L, start - 1) == alt:
+            return start - L, start - 1, "dup"
+        if not m.plus and m.gseq(start, start + L - 1) == alt:
+            return start, start + L - 1, "dup"
+        return start - 1, start, "ins" + (alt if m.plus else revcomp(alt))
+    end = start + len(ref) - 1
+    if not alt:
+        return start, end, "del"
+    if len(ref) >= 2 and alt == revcomp(ref):
+        return start, end, "inv"
+    return start, end, "delins" + (alt if m.plus else revcomp(alt))
+
+
 def _hgvsc(m: TxModel, start: int, ref: str, alt: str) -> str:
     """HGVS c. (or n.) of a trimmed allele; ``start`` as in :func:`_shift3`."""
     if (ref and alt) and len(ref) == len(alt) == 1:
@@ -117,21 +145,37 @@ def _hgvsc(m: TxModel, start: int, ref: str, alt: str) -> str:
         return f"{m.cpos(c, o)}{r}>{a}"
     if not ref or not alt:
         start, ref, alt = _shift3(m, start, ref, alt)
-    end = start + len(ref) - 1
-    if not ref:  # insertion between start-1 and start
-        L = len(alt)
-        if m.plus and m.gseq(start - L, start - 1) == alt:
-            lo, hi, what = start - L, start - 1, "dup"
-        elif not m.plus and m.gseq(start, start + L - 1) == alt:
-            lo, hi, what = start, start + L - 1, "dup"
-        else:
-            lo, hi, what = start - 1, start, "ins" + (alt if m.plus else revcomp(alt))
-    else:
-        lo, hi = start, end
-        what = "del" if not alt else "delins" + (alt if m.plus else revcomp(alt))
+    lo, hi, what = _describe(m, start, ref, alt)
     a, b = (lo, hi) if m.plus else (hi, lo)
     ca, cb = m.cpos(*m.locate(a)[:2]), m.cpos(*m.locate(b)[:2])
     return f"{ca}{what}" if ca == cb and not what.startswith("ins") else f"{ca}_{cb}{what}"
+
+
+def _splice_unpredictable(m: TxModel, lo: int, hi: int, insertion: bool) -> bool:
+    """True when the protein effect cannot be predicted from the sequence (HGVS ``p.?``).
+
+    That is when the described change (genomic ``lo..hi``; for an insertion, its two flanking
+    bases) touches a canonical splice site (intron positions +1, +2, -2, -1) or spans an
+    exon-intron boundary (an insertion exactly at a junction counts: VariantValidator gives
+    ``NM_000546.6:c.375_375+1insAAG`` ``p.?``). A change of the exonic bases next to a
+    junction alone keeps its predicted protein (HGVS: ``c.1813del``, not ``c.1813-1del``).
+    """
+    exons = sorted(m.exons_tx)
+    for i in range(len(exons) - 1):
+        e1, s2 = exons[i][1], exons[i + 1][0]          # intron e1+1 .. s2-1
+        sites = ((e1 + 1, min(e1 + 2, s2 - 1)), (max(s2 - 2, e1 + 1), s2 - 1))
+        if insertion:
+            if (lo, hi) in ((e1, e1 + 1), (s2 - 1, s2)):
+                return True
+            if any(a <= lo and hi <= b for a, b in sites):
+                return True
+            continue
+        if any(lo <= b and hi >= a for a, b in sites):
+            return True
+        in_intron = lo <= s2 - 1 and hi >= e1 + 1
+        if in_intron and (lo <= e1 or hi >= s2):
+            return True
+    return False
 
 
 def annotate_tx(m: TxModel, start: int, ref: str, alt: str) -> Csq:
@@ -148,6 +192,8 @@ def annotate_tx(m: TxModel, start: int, ref: str, alt: str) -> Csq:
         Minimal alleles (common prefix/suffix removed; one may be empty).
     """
     tx = m.tx
+    if bool(ref) != bool(alt):          # consequence, c. and p. all on the transcript-3'-shifted allele
+        start, ref, alt = _shift3(m, start, ref, alt)
     end = start + len(ref) - 1          # end < start for an insertion
     csq = Csq("", tx.gene, tx.gene_id, tx.transcript_id, protein_id=m.protein_id)
     lo_probe, hi_probe = (start, end) if ref else (start - 1, start)
@@ -173,6 +219,8 @@ def annotate_tx(m: TxModel, start: int, ref: str, alt: str) -> Csq:
         csq.consequence = "&".join(sorted(terms, key=_RANK.__getitem__)) if len(terms) > 1 else (
             next(iter(terms)) if terms else "intron_variant")
         csq.hgvsc = ("c." if m.is_coding else "n.") + _hgvsc(m, start, ref, alt)
+        if m.is_coding and -1000 < loc[2] < 0 and abs(loc[1]) <= 2:   # canonical splice site: p.?
+            _unpredictable(csq)
         return csq
     probes = range(lo_probe, hi_probe + 1) if hi_probe - lo_probe < 64 else (lo_probe, hi_probe)
     locs = [m.locate(p) for p in probes]
@@ -206,7 +254,17 @@ def annotate_tx(m: TxModel, start: int, ref: str, alt: str) -> Csq:
                     terms.add("frameshift_variant")
     csq.consequence = "&".join(sorted(terms, key=_RANK.__getitem__)) or "intron_variant"
     csq.hgvsc = ("c." if m.is_coding else "n.") + _hgvsc(m, start, ref, alt)
+    if m.is_coding:
+        lo, hi, what = _describe(m, start, ref, alt)
+        if _splice_unpredictable(m, lo, hi, what.startswith("ins")):
+            _unpredictable(csq)
     return csq
+
+
+def _unpredictable(csq: Csq) -> None:
+    """``p.?``: the protein cannot be predicted (splice site hit); no residue fields."""
+    csq.hgvsp = csq.hgvsp_short = "p.?"
+    csq.protein_position = csq.amino_acids = csq.codons = ""
 
 
 def _spans_start(m: TxModel, locs: list[tuple[int, int, int]]) -> bool:
