@@ -29,8 +29,13 @@ from .drugs import Drug, Regimen
 
 MECHANISMS = ("ON_TARGET_MUT", "ON_TARGET_AMP", "ON_TARGET_OTHER", "BYPASS_RTK", "BYPASS_DOWNSTREAM",
               "PATHWAY_RESTORATION", "LINEAGE_HISTOLOGIC", "IMMUNE_ESCAPE")
-#: Alteration kinds an :class:`Alteration` can have (``mutation`` = a sequence variant).
-KINDS = ("mutation", "amplification", "deletion", "fusion", "splice_variant", "reversion")
+#: Alteration kinds an :class:`Alteration` can have (``mutation`` = a sequence variant). Only kinds the
+#: classifier can receive from the alterations table (snv/mnv/indel, amplification, deep_deletion, fusion).
+KINDS = ("mutation", "amplification", "deletion", "fusion")
+#: Kinds the pipeline never detects: a KB row using them could never match (docs/kb-coverage.md, gaps).
+UNDETECTED = {"splice_variant": "splice variants are RNA events; the pipeline calls DNA only",
+              "reversion": "reversion detection (a second mutation restoring the reading frame of a germline or "
+                           "somatic truncating variant) is not implemented"}
 #: SO terms counted as truncating (loss of function) for ``truncating`` patterns.
 TRUNCATING = frozenset({"stop_gained", "frameshift_variant", "splice_donor_variant", "splice_acceptor_variant",
                         "start_lost"})
@@ -43,8 +48,8 @@ _THREE_TO_ONE = {"Ala": "A", "Arg": "R", "Asn": "N", "Asp": "D", "Cys": "C", "Gl
 _THREE_RE = re.compile("|".join(_THREE_TO_ONE))
 _CHANGE_RE = re.compile(r"^([A-Z*])(\d+)([A-Z*=]|fs.*|del.*|ins.*|dup|ext.*)?$")
 _PATTERN_RE = re.compile(r"^([A-Z])(\d+)([A-Z](?:/[A-Z])*|X)$")
-_KEYWORDS = {"truncating", "mutation", "amplification", "fusion", "splice_variant", "reversion", "deletion"}
-_MECH_FOR_KIND = {"amplification": "ON_TARGET_AMP", "splice_variant": "ON_TARGET_OTHER", "fusion": "ON_TARGET_OTHER"}
+_KEYWORDS = {"truncating", "mutation", "amplification", "fusion", "deletion"}
+_MECH_FOR_KIND = {"amplification": "ON_TARGET_AMP", "fusion": "ON_TARGET_OTHER"}
 
 
 @dataclass(frozen=True)
@@ -173,10 +178,15 @@ class ResistanceKB:
             pats = tuple(p.strip() for p in r["alteration"].split(",") if p.strip())
             shown = _display(kb_dir / "resistance_alterations.tsv")
             for p in pats:
-                if p not in _KEYWORDS and not _PATTERN_RE.match(p):
+                if p in UNDETECTED:
+                    problems.append(Problem(shown, f"alteration kind {p!r} is never emitted by the pipeline "
+                                            f"({UNDETECTED[p]}): the row could never match",
+                                            "remove the row and record the gap in docs/kb-coverage.md, or add the "
+                                            "detection first", row=line, column="alteration"))
+                elif p not in _KEYWORDS and not _PATTERN_RE.match(p):
                     problems.append(Problem(shown, f"alteration pattern {p!r} is not understood",
                                             "use T790M, D1228N/H/V, G12X or a keyword (truncating, mutation, "
-                                            "amplification, fusion, splice_variant, reversion, deletion)", row=line,
+                                            "amplification, fusion, deletion)", row=line,
                                             column="alteration"))
             if r["mechanism"] not in MECHANISMS:
                 problems.append(Problem(shown, f"unknown mechanism {r['mechanism']!r}", f"one of {MECHANISMS}",
@@ -229,10 +239,8 @@ class ResistanceKB:
 
     def _pattern_hits(self, pat: str, alt: Alteration, change: str) -> bool:
         terms = set(alt.consequence.split("&")) if alt.consequence else set()
-        if pat in ("amplification", "fusion", "splice_variant", "reversion"):
+        if pat in ("amplification", "fusion", "deletion"):
             return alt.kind == pat
-        if pat == "deletion":
-            return alt.kind == "deletion"
         if alt.kind != "mutation":
             return False
         if pat == "truncating":
