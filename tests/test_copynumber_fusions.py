@@ -157,6 +157,11 @@ def test_fgfr3_tacc3_tandem_duplication_fusion_called_with_5p_fgfr3_and_3p_tacc3
         for i in range(3):
             reads.append(_read(h, f"inv{i}", 0, F_BP - 90 - 300, "90M60S", P | R1, (0, T_BP + 2800),
                                sa=f"chr4,{T_BP + 3000},-,60M90S,60,0;"))
+        # a PCR duplicate of split read 0: markdup flagged its primary only; its supplementary must not count
+        reads.append(_read(h, "dup", 0, F_BP - 90, "90M60S", P | R1 | MREV | 0x400, (0, T_BP + 200),
+                           sa=f"chr4,{T_BP},+,90S60M,60,0;"))
+        reads.append(_read(h, "dup", 0, T_BP - 1, "90H60M", P | R1 | MREV | SUPP, (0, T_BP + 200),
+                           sa=f"chr4,{F_BP - 89},+,90M60S,60,0;"))
         return reads
 
     bam = _bam(tmp_path / "t.bam", ["chr4"], make)
@@ -170,6 +175,9 @@ def test_fgfr3_tacc3_tandem_duplication_fusion_called_with_5p_fgfr3_and_3p_tacc3
     # 4 split reads (primary + supplementary record each: one read), whose mates are discordant too,
     # + 3 discordant pairs
     assert (ev.split_reads, ev.discordant_pairs, ev.fragments) == (4, 7, 7)
+    # scanning TACC3 only: the split reads' primaries (FGFR3) lie outside, their supplementary records count
+    only_tacc3 = call_fusions(scan_bam(bam, [("chr4", 1_721_489, 1_745_171)]), FT_GENES)[0]
+    assert (only_tacc3.iloc[0].gene_a, only_tacc3.iloc[0].pos_a, only_tacc3.iloc[0].split_reads) == ("FGFR3", F_BP, 4)
     inv = cands[cands["filter"] != "PASS"]
     assert len(inv) == 1 and inv.iloc[0]["filter"] == "orientation" and inv.iloc[0]["connection"] == "3to3"
     assert (inv.iloc[0]["split_reads"], inv.iloc[0]["discordant_pairs"]) == (3, 3)

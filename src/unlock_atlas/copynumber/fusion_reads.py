@@ -20,9 +20,10 @@ Evidence (each choice with its reason):
   (forward: its first base, a right breakend; reverse: its last, a left breakend). Split-read
   breakends are base-exact. Parts with MAPQ < ``MIN_MAPQ`` are dropped first (chimeras between
   paralogues are mapping artefacts), so the confident parts either side of an unplaceable
-  insert are joined to each other. Primary and supplementary records are both read (the
-  primary may lie outside the scanned regions) and each read (query name + mate number)
-  counts once.
+  insert are joined to each other. Each read (query name + mate number) counts once, from its
+  primary record; a supplementary record counts only when its primary lies outside the scanned
+  regions, and not when that primary (the first ``SA`` entry of a supplementary line, by the SAM
+  convention) is a duplicate (markdup may flag only the primary).
 * **Discordant pairs.** A primary read whose mate is mapped, that the aligner did not flag as a
   proper pair, and that is not an ordinary fragment: mates on different chromosomes, on the same
   strand, or further apart than ``MAX_INSERT``. Each read implies a breakend beyond its 3' end in
@@ -33,6 +34,8 @@ Evidence (each choice with its reason):
   1 kb for cfDNA (~167 bp) and sheared tissue libraries (the simulator's inserts are <= 800 bp).
   This bound applies to pairs only: a split read has no minimum distance between its parts.
 * **Read filters**: unmapped, secondary, QC-fail and duplicate records are skipped.
+
+Evidence is returned in BAM order (reads from supplementary records last).
 """
 
 from __future__ import annotations
@@ -192,21 +195,42 @@ def collect_evidence(bam_path: str | Path, regions: list[tuple[str, int, int]] |
     except (OSError, ValueError) as exc:
         raise InputError(Problem(str(bam_path), f"cannot read the BAM ({exc})", "give an indexed BAM")) from None
     out: list[Evidence] = []
-    seen_reads: set[tuple[str, bool]] = set()
+    primaries: set[tuple[str, bool]] = set()               # reads whose primary record was visited
+    from_supplementary: dict[tuple[str, bool], tuple[str, list[Evidence]]] = {}
     seen_pairs: set[str] = set()
     with bam:
         for r in _records(bam, regions):
+            key = (r.query_name, r.is_read1)
             if r.flag & _SKIP:
+                if r.is_duplicate and not r.is_supplementary and not r.is_secondary:
+                    primaries.add(key)    # a duplicate's supplementary records do not count either
                 continue
-            if r.has_tag("SA"):
-                key = (r.query_name, r.is_read1)
-                if key not in seen_reads:
-                    seen_reads.add(key)
-                    for j in split_junctions(read_parts(r)):
-                        out.append(Evidence("split", *j, r.query_name))
+            if r.has_tag("SA") and key not in primaries:
+                evs = [Evidence("split", *j, r.query_name) for j in split_junctions(read_parts(r))]
+                if not r.is_supplementary:
+                    primaries.add(key)
+                    from_supplementary.pop(key, None)
+                    out.extend(evs)
+                else:   # used only if the primary is never visited (outside the scanned regions)
+                    from_supplementary.setdefault(key, (str(r.get_tag("SA")), evs))
             if r.is_supplementary or r.mapping_quality < MIN_MAPQ or r.query_name in seen_pairs:
                 continue
             if is_discordant(r) and (not r.has_tag("MQ") or int(r.get_tag("MQ")) >= MIN_MAPQ):
                 seen_pairs.add(r.query_name)
                 out.append(Evidence("pair", *pair_junction(r), r.query_name))
+        for key, (sa, evs) in from_supplementary.items():
+            if key not in primaries and _primary_usable(bam, key, sa):
+                out.extend(evs)
     return out
+
+
+def _primary_usable(bam: pysam.AlignmentFile, key: tuple[str, bool], sa: str) -> bool:
+    """Whether the primary record of a supplementary one (the first ``SA`` entry, by the SAM
+    convention) is not a duplicate / QC-fail; True when it cannot be found."""
+    f = sa.split(";")[0].split(",")
+    if len(f) < 2 or f[0] not in bam.references:
+        return True
+    for r in bam.fetch(f[0], max(0, int(f[1]) - 1), int(f[1])):
+        if (r.query_name, r.is_read1) == key and not r.is_supplementary and not r.is_secondary:
+            return not (r.is_duplicate or r.is_qcfail)
+    return True
