@@ -184,6 +184,65 @@ def test_fgfr3_tacc3_tandem_duplication_fusion_called_with_5p_fgfr3_and_3p_tacc3
     assert {inv.iloc[0]["gene_a"], inv.iloc[0]["gene_b"]} == {"FGFR3", "TACC3"}
 
 
+# Known fusions of every junction geometry, planted as the molecule the fusion transcript comes from
+# (the 5' gene's 5' part up to its last kept base bp5, then the 3' gene's 3' part from bp3, in
+# transcript orientation). Gene strands and spans: MANE (shared data) for ALK, RET, ROS1; NCBI Gene
+# GRCh38.p14 for EML4 (27436), KIF5B (3799), CD74 (972). 3' breakpoints in the published introns
+# (exon boundaries from the shared gencode_v44_mane_select_exons bed): ALK intron 19 (EML4-ALK, Soda
+# et al., Nature 2007), RET intron 11 (KIF5B-RET, Kohno et al., Nat Med 2012), ROS1 intron 33
+# (CD74-ROS1 exon 34 variant, Takeuchi et al., Nat Med 2012); 5' breakpoints inside the partner's span.
+KNOWN = {
+    # name: (5' gene, chrom, bp5, strand, span), (3' gene, chrom, bp3, strand, span), expected connection
+    "EML4-ALK (inversion, ~13 Mb)": (("EML4", "chr2", 42_300_000, "+", (42_169_350, 42_332_548)),
+                                     ("ALK", "chr2", 29_224_000, "-", (29_192_774, 29_921_586)), "3to3"),
+    "KIF5B-RET (inversion, ~11 Mb)": (("KIF5B", "chr10", 32_020_000, "-", (32_009_010, 32_056_443)),
+                                      ("RET", "chr10", 43_116_000, "+", (43_077_069, 43_130_351)), "5to5"),
+    "CD74-ROS1 (interchromosomal)": (("CD74", "chr5", 150_404_000, "-", (150_401_637, 150_412_929)),
+                                     ("ROS1", "chr6", 117_328_000, "-", (117_287_353, 117_425_942)), "5to3"),
+    "FGFR3-TACC3 (tandem duplication, ~70 kb)": (("FGFR3", "chr4", F_BP, "+", (1_793_293, 1_808_867)),
+                                                 ("TACC3", "chr4", T_BP, "+", (1_721_490, 1_745_171)), "3to5"),
+}
+
+
+def _transcript_read(h, name: str, five: tuple, three: tuple, flip: bool, n5: int = 80, n3: int = 70) -> list:
+    """A read of the fusion molecule (module comment above): n5 bases of the 5' gene then n3 of the 3'
+    gene in transcript orientation, as BWA-MEM aligns it (primary = the 5' part, supplementary = the
+    3' part); ``flip``: the read comes from the other strand (same reference spans, strands swapped)."""
+    ids = {c: i for i, c in enumerate(h.references)}
+    g5, c5, bp5, s5, _ = five
+    g3, c3, bp3, s3, _ = three
+    # 5' part: + gene -> forward over [bp5 - n5 + 1, bp5]; - gene -> reverse over [bp5, bp5 + n5 - 1]
+    p5 = (bp5 - n5 + 1, f"{n5}M{n3}S", False) if s5 == "+" else (bp5, f"{n3}S{n5}M", True)
+    # 3' part: + gene -> forward over [bp3, bp3 + n3 - 1]; - gene -> reverse over [bp3 - n3 + 1, bp3]
+    p3 = (bp3, f"{n5}S{n3}M", False) if s3 == "+" else (bp3 - n3 + 1, f"{n3}M{n5}S", True)
+    r5, r3 = p5[2] != flip, p3[2] != flip
+    prim = _read(h, name, ids[c5], p5[0] - 1, p5[1], 0x10 if r5 else 0,
+                 sa=f"{c3},{p3[0]},{'-' if r3 else '+'},{p3[1]},60,0;")
+    supp = _read(h, name, ids[c3], p3[0] - 1, p3[1].replace("S", "H"), SUPP | (0x10 if r3 else 0),
+                 sa=f"{c5},{p5[0]},{'-' if r5 else '+'},{p5[1]},60,0;")
+    return [prim, supp]
+
+
+@pytest.mark.parametrize("name", list(KNOWN))
+def test_known_fusions_of_every_geometry_called_with_their_5p_and_3p_partners(tmp_path: Path, name: str) -> None:
+    five, three, conn = KNOWN[name]
+    genes = pd.DataFrame([{"gene": g, "chrom": c, "start": sp[0], "end": sp[1], "strand": st}
+                          for g, c, _, st, sp in (five, three)])
+    chroms = sorted({five[1], three[1]}, key=list(grch38_chromosomes()).index)
+    bam = _bam(tmp_path / "k.bam", chroms, lambda h: [r for i in range(6) for r in _transcript_read(
+        h, f"r{i}", five, three, flip=i % 2 == 1)])
+    got, cands = call_fusions(scan_bam(bam), genes)
+    assert len(got) == 1, cands
+    ev = got.iloc[0]
+    assert (ev.gene_a, ev.chrom_a, ev.pos_a, ev.strand_a) == (five[0], five[1], five[2], five[3])
+    assert (ev.gene_b, ev.chrom_b, ev.pos_b, ev.strand_b) == (three[0], three[1], three[2], three[3])
+    assert ev.connection == conn and ev.split_reads == 6 and ev.fragments == 6   # both read orientations agree
+    # the same junction with the 3' gene annotated on the other strand is no fusion: both parts 5' (or 3')
+    wrong = genes.assign(strand=[five[3], "+" if three[3] == "-" else "-"])
+    got, cands = call_fusions(scan_bam(bam), wrong)
+    assert len(got) == 0 and list(cands["filter"]) == ["orientation"]
+
+
 def test_every_sa_part_is_read_and_the_junction_comes_from_consecutive_parts(tmp_path: Path) -> None:
     def make(h):
         reads = []
