@@ -84,13 +84,63 @@ rule copynumber_call:
         "-o {output.part:q} --targets {output.targets:q} --plot {output.plot:q} > {log:q} 2>&1"
 
 
-rule copynumber_fusions:
+# Fusions: each normal's junction evidence (what its patient's tumour samples are checked against),
+# the cohort's normals pooled (recurrent artefacts), then each tumour sample's orientation-checked
+# fusions with its patient's normal and the pooled normals subtracted (docs/copynumber.md).
+rule copynumber_fusion_evidence:
     input:
         bam=bam_of,
         bai=bai_of,
         genes=f"{REF_DIR}/genes.tsv",
     output:
-        "results/copynumber/{patient}/{sample}.fusions.tsv",
+        "results/copynumber/{patient}/{sample}.fusion_evidence.tsv",
+    log:
+        "logs/copynumber/{patient}/{sample}.fusion_evidence.log",
+    threads: 1
+    resources:
+        mem_mb=mem_from_input(1000, 200),
+        runtime=runtime_from_input(5, 20),
+    conda:
+        ENV
+    shell:
+        "unlock-atlas copynumber fusion-evidence {input.bam:q} --genes {input.genes:q} -o {output:q} > {log:q} 2>&1"
+
+
+rule copynumber_fusion_normals:
+    input:
+        [f"results/copynumber/{p}/{s}.fusion_evidence.tsv" for p, s in CN_NORMALS],
+    output:
+        "results/copynumber/fusion_normals.tsv",
+    params:
+        ids=lambda wildcards: ",".join(s for _, s in CN_NORMALS),
+    log:
+        "logs/copynumber/fusion_normals.log",
+    threads: 1
+    resources:
+        mem_mb=mem_from_input(1000, 2000),
+        runtime=runtime_from_input(5, 10),
+    conda:
+        ENV
+    shell:
+        "unlock-atlas copynumber fusion-normals {input:q} --ids {params.ids:q} -o {output:q} > {log:q} 2>&1"
+
+
+def fusion_normal_evidence(wildcards):
+    """The patient's normal's evidence table (exactly one normal per patient: inputs/sheets.py)."""
+    n = next(r.sample_id for r in patient_samples(wildcards.patient) if r.sample_type == "normal")
+    return f"results/copynumber/{wildcards.patient}/{n}.fusion_evidence.tsv"
+
+
+rule copynumber_fusions:
+    input:
+        bam=bam_of,
+        bai=bai_of,
+        genes=f"{REF_DIR}/genes.tsv",
+        normal=fusion_normal_evidence,
+        pooled="results/copynumber/fusion_normals.tsv",
+    output:
+        calls="results/copynumber/{patient}/{sample}.fusions.tsv",
+        candidates="results/copynumber/{patient}/{sample}.fusion_candidates.tsv",
     log:
         "logs/copynumber/{patient}/{sample}.fusions.log",
     threads: 1
@@ -100,7 +150,8 @@ rule copynumber_fusions:
     conda:
         ENV
     shell:
-        "unlock-atlas copynumber fusions {input.bam:q} --genes {input.genes:q} -o {output:q} > {log:q} 2>&1"
+        "unlock-atlas copynumber fusions {input.bam:q} --genes {input.genes:q} --normal {input.normal:q} "
+        "--panel-normals {input.pooled:q} -o {output.calls:q} --candidates {output.candidates:q} > {log:q} 2>&1"
 
 
 TABLE_PARTS["copy_number"] = [f"results/tables/copy_number/{s}.parquet" for _, s in sample_rows()]

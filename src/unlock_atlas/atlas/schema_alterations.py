@@ -22,14 +22,16 @@ TUMOUR_TYPES = ["tissue", "plasma"]
 _fields = [
     field_doc("patient_id", pa.string(), "patient identifier (pseudonym when privacy.pseudonymise is on)", nullable=False),
     field_doc("alteration_id", pa.string(), "stable key of the alteration within the patient: chrom:pos:ref>alt for "
-              "sequence variants, GENE:amplification / GENE:deep_deletion, GENEA::GENEB:chrA:posA-chrB:posB for fusions",
+              "sequence variants, GENE:amplification / GENE:deep_deletion, GENE5::GENE3:chr5:pos5-chr3:pos3 for fusions "
+              "(HGNC '::' fusion notation: 5' partner first, by the genes' strands; docs/copynumber.md)",
               nullable=False),
     field_doc("kind", pa.string(), "alteration kind", nullable=False, allowed=KINDS),
-    field_doc("gene", pa.string(), "HGNC gene symbol (for fusions: the partner the knowledge base knows, else gene_a)"),
+    field_doc("gene", pa.string(), "HGNC gene symbol (for fusions: the partner the knowledge base knows as an oncogene, else the "
+              "5' partner)"),
     field_doc("partner_gene", pa.string(), "fusion partner (other side of the breakpoint); null for other kinds"),
     field_doc("chrom", pa.string(), "GRCh38 chromosome (UCSC style)"),
-    field_doc("pos", pa.int64(), "1-based GRCh38 position (variant POS; gene start for copy number; breakpoint A for "
-              "fusions)", unit="bp"),
+    field_doc("pos", pa.int64(), "1-based GRCh38 position (variant POS; gene start for copy number; the 5' partner's "
+              "breakpoint for fusions)", unit="bp"),
     field_doc("ref", pa.string(), "reference allele (sequence variants)"),
     field_doc("alt", pa.string(), "alternate allele (sequence variants)"),
     field_doc("transcript", pa.string(), "Ensembl MANE Select transcript with version (sequence variants)"),

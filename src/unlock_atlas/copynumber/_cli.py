@@ -3,7 +3,11 @@
 * ``coverage BAM --panel BED --fasta FA -o OUT.tsv`` — per-target fragment depth and GC.
 * ``reference NORMAL.tsv... -o REF.tsv`` — panel of normals (IDs from the file names
   ``<sample_id>.targetcov.tsv`` or ``--ids``).
-* ``fusions BAM --genes GENES.tsv -o OUT.tsv`` — split-read / discordant-pair fusion events.
+* ``fusion-evidence BAM --genes GENES.tsv -o EV.tsv`` — every split-read / discordant-pair
+  junction cluster of one BAM, unfiltered (a normal's evidence is what a tumour is checked against).
+* ``fusion-normals EV.tsv... -o POOLED.tsv`` — the cohort's normals' evidence, pooled.
+* ``fusions (BAM | --evidence EV.tsv) --genes GENES.tsv [--normal NEV.tsv] [--panel-normals POOLED.tsv]
+  -o OUT.tsv [--candidates ALL.tsv]`` — reported fusions (5' partner first), normals subtracted.
 * ``call COV.tsv --reference REF.tsv --sample-id S --patient-id P --sample-type T
   [--purity X | --tumour-fraction X] -o PART.parquet [--targets OUT.cnr.tsv] [--plot OUT.png]``.
 """
@@ -19,6 +23,7 @@ from ..errors import InputError, Problem
 logger = logging.getLogger(__name__)
 
 COVERAGE_SUFFIX = ".targetcov.tsv"
+EVIDENCE_SUFFIX = ".fusion_evidence.tsv"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,10 +57,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     k.add_argument("--plot", type=Path, help="also write the gene-level log2 plot (PNG)")
     k.set_defaults(func=_call)
 
-    f = sub.add_parser("fusions", help="fusions from split reads (SA) and discordant pairs of one BAM")
-    f.add_argument("bam", type=Path)
+    e = sub.add_parser("fusion-evidence", help="every split-read / discordant-pair junction cluster of one BAM")
+    e.add_argument("bam", type=Path)
+    e.add_argument("--genes", type=Path, required=True,
+                   help="gene spans (results/reference/genes.tsv): the scanned regions")
+    e.add_argument("-o", "--output", type=Path, required=True, help="evidence table (TSV)")
+    e.set_defaults(func=_fusion_evidence)
+
+    n = sub.add_parser("fusion-normals", help="pool the cohort's normals' fusion evidence")
+    n.add_argument("evidence", type=Path, nargs="+", help=f"normals' <sample_id>{EVIDENCE_SUFFIX} files")
+    n.add_argument("--ids", help="comma-separated sample IDs, in the order of the files (default: from file names)")
+    n.add_argument("-o", "--output", type=Path, required=True)
+    n.set_defaults(func=_fusion_normals)
+
+    f = sub.add_parser("fusions", help="gene fusions of one sample: orientation-checked, normals subtracted")
+    src = f.add_mutually_exclusive_group(required=True)
+    src.add_argument("bam", type=Path, nargs="?", help="the sample's BAM (scanned here)")
+    src.add_argument("--evidence", type=Path, help="the sample's evidence table (`fusion-evidence`) instead of a BAM")
     f.add_argument("--genes", type=Path, required=True, help="gene spans (results/reference/genes.tsv)")
-    f.add_argument("-o", "--output", type=Path, required=True, help="fusion events (TSV)")
+    f.add_argument("--normal", type=Path, help="the patient's normal's evidence table (`fusion-evidence`)")
+    f.add_argument("--panel-normals", type=Path, help="the cohort's normals' pooled evidence (`fusion-normals`)")
+    f.add_argument("-o", "--output", type=Path, required=True, help="reported fusions (TSV)")
+    f.add_argument("--candidates", type=Path, help="also write every candidate with its filter (TSV)")
     f.set_defaults(func=_fusions)
 
 
@@ -102,21 +125,49 @@ def _call(args: argparse.Namespace) -> int:
     return 0
 
 
+def _regions(genes) -> list[tuple[str, int, int]]:
+    return [(r.chrom, max(0, int(r.start) - 1), int(r.end)) for r in genes.itertuples()]
+
+
+def _fusion_evidence(args: argparse.Namespace) -> int:
+    from .fusions import read_genes, scan_bam, write_table
+
+    genes = read_genes(args.genes)
+    ev = scan_bam(args.bam, _regions(genes))
+    write_table(ev, args.output)
+    logger.info("%s: %d junction cluster(s) -> %s", args.bam, len(ev), args.output)
+    return 0
+
+
+def _fusion_normals(args: argparse.Namespace) -> int:
+    from .fusions import pool_normals, read_evidence, write_table
+
+    if args.ids:
+        ids = args.ids.split(",")
+        if len(ids) != len(args.evidence):
+            raise InputError(Problem("--ids", f"{len(ids)} IDs for {len(args.evidence)} files", "give one ID per file"))
+    else:
+        ids = [p.name[: -len(EVIDENCE_SUFFIX)] if p.name.endswith(EVIDENCE_SUFFIX) else p.stem for p in args.evidence]
+    pooled = pool_normals({i: read_evidence(p, i) for i, p in zip(ids, args.evidence)})
+    write_table(pooled, args.output)
+    logger.info("%d normals, %d junction cluster(s) -> %s", len(ids), len(pooled), args.output)
+    return 0
+
+
 def _fusions(args: argparse.Namespace) -> int:
-    import pandas as pd
+    from .fusions import call_fusions, read_evidence, read_genes, scan_bam, write_table
 
-    from .fusions import detect_fusions, write_fusions
-
-    try:
-        genes = pd.read_csv(args.genes, sep="\t", dtype={"chrom": str, "gene": str})
-    except FileNotFoundError:
-        raise InputError(Problem(str(args.genes), "gene table not found", "run `unlock-atlas prepare-reference`")) from None
-    missing = {"gene", "chrom", "start", "end"} - set(genes.columns)
-    if missing:
-        raise InputError(Problem(str(args.genes), f"missing columns {', '.join(sorted(missing))}",
-                                 "give results/reference/genes.tsv"))
-    regions = [(r.chrom, max(0, int(r.start) - 1), int(r.end)) for r in genes.itertuples()]
-    events = detect_fusions(args.bam, genes, regions)
-    write_fusions(events, args.output)
-    logger.info("%s: %d fusion event(s) -> %s", args.bam, len(events), args.output)
+    genes = read_genes(args.genes)
+    evidence = read_evidence(args.evidence, "sample") if args.evidence else scan_bam(args.bam, _regions(genes))
+    normal = read_evidence(args.normal, "normal") if args.normal else None
+    pon = read_evidence(args.panel_normals) if args.panel_normals else None
+    events, cands = call_fusions(evidence, genes, normal, pon)
+    write_table(events, args.output)
+    if args.candidates:
+        write_table(cands, args.candidates)
+    if normal is None:
+        logger.warning("no --normal given: fusions are not checked against the patient's normal")
+    logger.info("%s: %d fusion(s) reported of %d junction cluster(s) (%s) -> %s", args.evidence or args.bam,
+                len(events), len(cands), ", ".join(f"{k} {v}" for k, v in cands["filter"].value_counts().items())
+                or "none", args.output)
     return 0
