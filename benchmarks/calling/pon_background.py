@@ -159,7 +159,7 @@ def key_of(world: World, p: int, i: int, a: int) -> tuple[str, int, str, str]:
 
 def calibration(world: World, plasma: SampleCounts, normal: SampleCounts, acc: pon.Accumulator,
                 priors: dict[str, float], exclude: set, rng: np.random.Generator,
-                params: model.CallingParams) -> tuple[dict[float, int], int]:
+                params: model.CallingParams, classes: dict) -> tuple[dict[float, int], int]:
     """Randomised-PIT counts of null tests with p <= t, and the number of tests (module docstring)."""
     hits = {t: 0 for t in THRESHOLDS}
     tests = 0
@@ -179,12 +179,18 @@ def calibration(world: World, plasma: SampleCounts, normal: SampleCounts, acc: p
         N2 = (site["N2"][:, None] - site["car_n2"]) + np.where(addn, nn[:, None] ** 2, 0)
         K = site["K"] + np.where(addn, ntot, 0)
         K2N = site["K2N"] + np.where(addn, ntot ** 2 / np.where(nn > 0, nn, 1)[:, None], 0)
-        prior = np.zeros((L, 4))
+        # class prior: the panel's empirical-Bayes mean and weight (model.class_model), as the caller
+        prior = np.full((L, 4), np.nan)
+        weight = np.full((L, 4), params.prior_weight)
+        cv2 = np.zeros((L, 4))
         for ri, rb in enumerate("ACGT"):
             for ai, ab in enumerate("ACGT"):
                 if ri != ai:
-                    prior[codes == ri, ai] = max(priors.get(f"{rb}>{ab}", params.prior_floor), params.prior_floor)
-        a = params.prior_weight
+                    cm = classes.get(f"{rb}>{ab}")
+                    prior[codes == ri, ai] = cm["mu"] if cm else max(priors.get(f"{rb}>{ab}", 0), params.prior_floor)
+                    weight[codes == ri, ai] = cm["a"] if cm else params.prior_weight
+                    cv2[codes == ri, ai] = cm["cv2"] if cm else 0.0
+        a = weight
         mu = (K + a * prior) / (N + a)
         valid = (n >= params.min_depth)[:, None] & (np.arange(4)[None, :] != codes[:, None])
         for (q, i, al) in exclude:
@@ -192,12 +198,18 @@ def calibration(world: World, plasma: SampleCounts, normal: SampleCounts, acc: p
                 valid[i, al] = False
         tests += int(valid.sum())
         k = tot
-        # screen: P(X > k) under the binomial at mu is below the beta-binomial's; only tests whose
-        # binomial P(X >= k + 1) <= 1e-3 can reach a randomised p <= 1e-4
+        # screen: above the mean the beta-binomial's upper tail is heavier than the binomial's at
+        # the same mean, and p >= P(X > k); so a test whose binomial P(X >= k + 1) exceeds the
+        # largest threshold cannot have p <= it
         sf_next = np.where(valid, stats.binom.sf(k, n[:, None], np.clip(mu, 1e-12, 1)), 1.0)
-        for i, al in zip(*np.nonzero(sf_next <= 1e-3)):
+        for i, al in zip(*np.nonzero(sf_next <= max(THRESHOLDS))):
             rho_site = model.rho_from_sums(int(S[i, al]), N[i, al], N2[i, al], K[i, al], K2N[i, al])
-            rho = min(1.0 / (N[i, al] + a + 1.0) + rho_site, 0.5)
+            rho_site = max(rho_site, cv2[i, al] * mu[i, al] / (1 - mu[i, al]))
+            rho = min(1.0 / (N[i, al] + a[i, al] + 1.0) + rho_site, 0.5)
+            # the caller's own function gives the same background (checked on every screened test)
+            bg = model.site_background(K[i, al], N[i, al], prior[i, al], params, samples=int(S[i, al]), n2=N2[i, al],
+                                       k2n=K2N[i, al], weight=a[i, al], cv2=cv2[i, al])
+            assert abs(bg.mu - mu[i, al]) <= 1e-9 * mu[i, al] and abs(bg.rho - rho) <= 1e-9 * rho
             kk, ni = int(k[i, al]), int(n[i])
             gt = math.exp(model.betabinom_logsf(kk + 1, ni, mu[i, al], rho))
             s_ = 1 / rho - 1
@@ -261,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         from unlock_atlas.calling import genotype
         priors = genotype.class_priors([plasma, normal], params)
         exclude = {(p, i, a) for p, i, a, _ in planted} | {(p, i, a) for p, i, a, _ in world.artefacts}
-        h, n = calibration(world, plasma, normal, acc, priors, exclude, rng, params)
+        h, n = calibration(world, plasma, normal, acc, priors, exclude, rng, params, panel.classes)
         for t in THRESHOLDS:
             cal[t] += h[t]
         n_tests += n

@@ -168,7 +168,8 @@ def betabinom_logsf(k: int, n: int, mu: float, rho: float) -> float:
     while lo <= n:
         j = np.arange(lo, min(n, lo + block - 1) + 1, dtype=float)
         lp = const - special.gammaln(j + 1) - special.gammaln(n - j + 1) + special.betaln(j + a, n - j + b)
-        total = np.logaddexp(total, special.logsumexp(lp))
+        top = lp.max()
+        total = np.logaddexp(total, top + np.log(np.exp(lp - top).sum()))
         if lp[-1] < total - 37:  # remaining terms decrease and are < 1e-16 of the sum
             break
         lo += block
