@@ -53,10 +53,6 @@ rule copynumber_reference:
         "unlock-atlas copynumber reference {input:q} --ids {params.ids:q} -o {output:q} > {log:q} 2>&1"
 
 
-def _is_plasma(sample):
-    return SAMPLE_ROW[sample].sample_type == "plasma"
-
-
 rule copynumber_tumour_fraction:
     # the ONE tumour-fraction definition (unlock_atlas.ctdna_fraction), run per patient before plasma
     # copy-number calling; the classify stage recomputes the same function for its ctdna table
@@ -85,7 +81,7 @@ rule copynumber_call:
         # plasma only: the patient's tumour fractions (tissue uses its purity, normals none)
         tf=lambda wildcards: (
             [f"results/copynumber/{SAMPLE_ROW[wildcards.sample].patient_id}/tumour_fraction.tsv"]
-            if _is_plasma(wildcards.sample)
+            if SAMPLE_ROW[wildcards.sample].sample_type == "plasma"
             else []
         ),
     output:
@@ -104,7 +100,7 @@ rule copynumber_call:
             if SAMPLE_ROW[wildcards.sample].sample_type == "tissue"
             and not pd.isna(SAMPLE_ROW[wildcards.sample].purity)
             else f"--tumour-fraction-table {shlex.quote(input.tf[0])}"
-            if _is_plasma(wildcards.sample)
+            if SAMPLE_ROW[wildcards.sample].sample_type == "plasma"
             else ""
         ),
     log:
