@@ -1,6 +1,7 @@
 """Issue 5 Must-show on the demo run (the session's one shared `demo_run`): the planted MET
 amplification, CDKN2A homozygous deletion and PTEN-RET fusion are found; no copy-neutral gene is
-called amplified in any demo sample.
+called amplified in any demo sample. Issue 18 (4): the progression plasma's MET amplification is
+called with the plasma's ctDNA tumour fraction (estimated before copy-number calling).
 
 Expected values are the simulator's truth tables (`truth/copy_number.tsv`, `truth/fusions.tsv`),
 never the code under test. Stage outputs are read with raw IDs from `results/tables/copy_number/`
@@ -31,6 +32,31 @@ def test_planted_met_amplification_called_within_30_percent(cn: pd.DataFrame) ->
     assert row["tumour_copy_number"] == 10
     assert row["call"] == "amplification"
     assert abs(row["copy_number"] - 10) <= 0.3 * 10
+
+
+def test_plasma_amplification_called_with_the_tumour_fraction(cn: pd.DataFrame, demo_run: Path) -> None:
+    """Every plasma gene planted at >= 5 copies in a plasma of measurable tumour fraction (truth TF >= 3 %;
+    the demo: UNL002-P-PD MET, 10 copies at TF 0.10, depth ratio 1.4) is called amplified, with a
+    TF-adjusted copy number within 30 % of the truth and a 95 % interval (log2 x TF interval) holding it.
+    Before issue 18 the atlas held `gain` here (plasma called at the tc = 1 bound)."""
+    plasma = cn[cn["sample_type"] == "plasma"]
+    amp = plasma[(plasma["tumour_copy_number"] >= 5) & (plasma["tumour_content_truth"] >= 0.03)]
+    assert "UNL002-P-PD" in set(amp["sample_id"])
+    for r in amp.itertuples():
+        assert (r.call, r.tumour_content_source) == ("amplification", "tumour_fraction"), r
+        assert abs(r.copy_number - r.tumour_copy_number) <= 0.3 * r.tumour_copy_number, r
+        assert r.copy_number_ci_low <= r.tumour_copy_number <= r.copy_number_ci_high, r
+    # where the tumour content came from: the estimated TF, or none below the 3 % floor (ctdna table)
+    ctdna = pd.concat([pd.read_parquet(p) for p in (demo_run / "results" / "tables" / "ctdna").glob("*.parquet")])
+    tf = dict(zip(ctdna["sample_id"], ctdna["tumour_fraction"]))
+    assert set(plasma["tumour_content_source"]) <= {"tumour_fraction", "none"}
+    for sid, rows in plasma.groupby("sample_id"):
+        if tf[sid] < 0.03:
+            assert (rows["tumour_content_source"] == "none").all() and rows["copy_number"].isna().all(), sid
+        else:
+            used = rows[rows["tumour_content_source"] == "tumour_fraction"]
+            assert len(used) >= len(rows) - 2, sid   # at most a gene or two fail the model check (docs/copynumber.md)
+            assert used["tumour_content"].to_numpy() == pytest.approx(tf[sid], rel=1e-5), sid
 
 
 def test_planted_cdkn2a_homozygous_deletion_found_in_tissue(cn: pd.DataFrame) -> None:

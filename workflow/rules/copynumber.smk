@@ -1,6 +1,9 @@
 # Copy number from panel depth (issue 5): per-sample target coverage -> panel of normals from all
 # normals of the run -> per-sample gene-level log2 ratio / copy number / call (atlas part + plot);
-# split-read / discordant-pair fusion evidence per sample.
+# split-read / discordant-pair fusion evidence per sample. Plasma copy number is adjusted for the
+# patient's ctDNA tumour fraction, estimated first from the variants part (issue 18).
+
+import shlex
 
 import pandas as pd
 
@@ -50,10 +53,37 @@ rule copynumber_reference:
         "unlock-atlas copynumber reference {input:q} --ids {params.ids:q} -o {output:q} > {log:q} 2>&1"
 
 
+rule copynumber_tumour_fraction:
+    # the ONE tumour-fraction definition (unlock_atlas.ctdna_fraction), run per patient before plasma
+    # copy-number calling; the classify stage recomputes the same function for its ctdna table
+    input:
+        config=EFFECTIVE_CONFIG,
+        variants="results/tables/variants/{patient}.parquet",
+    output:
+        "results/copynumber/{patient}/tumour_fraction.tsv",
+    log:
+        "logs/copynumber/{patient}/tumour_fraction.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        ENV
+    shell:
+        "unlock-atlas copynumber tumour-fraction --config {input.config:q} --directory . "
+        "--patient {wildcards.patient:q} --variants {input.variants:q} -o {output:q} > {log:q} 2>&1"
+
+
 rule copynumber_call:
     input:
         cov=lambda wildcards: f"results/copynumber/{SAMPLE_ROW[wildcards.sample].patient_id}/{wildcards.sample}.targetcov.tsv",
         ref="results/copynumber/reference.tsv",
+        # plasma only: the patient's tumour fractions (tissue uses its purity, normals none)
+        tf=lambda wildcards: (
+            [f"results/copynumber/{SAMPLE_ROW[wildcards.sample].patient_id}/tumour_fraction.tsv"]
+            if SAMPLE_ROW[wildcards.sample].sample_type == "plasma"
+            else []
+        ),
     output:
         # every output of a rule must carry the same wildcards, and the atlas part is keyed by sample
         # only (stage contract), so the per-target ratios and the plot are too
@@ -63,11 +93,14 @@ rule copynumber_call:
     params:
         patient=lambda wildcards: SAMPLE_ROW[wildcards.sample].patient_id,
         stype=lambda wildcards: SAMPLE_ROW[wildcards.sample].sample_type,
-        # tumour content: tissue purity from samples.tsv; plasma has none until the ctDNA stage
-        tc=lambda wildcards: (
+        # tumour content: tissue purity from samples.tsv; plasma the estimated tumour fraction (with its
+        # interval; below 3 % it is not used: docs/copynumber.md)
+        tc=lambda wildcards, input: (
             f"--purity {float(SAMPLE_ROW[wildcards.sample].purity)}"
             if SAMPLE_ROW[wildcards.sample].sample_type == "tissue"
             and not pd.isna(SAMPLE_ROW[wildcards.sample].purity)
+            else f"--tumour-fraction-table {shlex.quote(input.tf[0])}"
+            if SAMPLE_ROW[wildcards.sample].sample_type == "plasma"
             else ""
         ),
     log:

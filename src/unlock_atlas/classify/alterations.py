@@ -22,7 +22,10 @@ Acquisition (resistance-biology.md §2 rule 3), with its statistical basis
   Copy number: acquired when a baseline sample's 95 % copy-number interval excludes the call
   (upper bound < 5 copies for an amplification, lower bound >= 0.5 for a deep deletion) — one
   informative baseline suffices, as one deep sample does for variants; a low-tumour-fraction
-  plasma with a wide interval neither proves nor disproves it.
+  plasma with a wide interval neither proves nor disproves it, nor does a sample without copy
+  number (plasma below the 3 % tumour-fraction floor). Calls, copy numbers and intervals are the
+  copy-number stage's as written (plasma already adjusted for its tumour fraction; thresholds
+  ``AMP_CN``/``DEEP_CN`` from its public API): the classifier has no copy-number formula.
   Fusions (no depth at the breakpoint): supporting fragments are Poisson with mean
   lambda_b = fragments_progression x tc_b / tc_progression (same sample type, similar depth);
   acquisition_p = prod exp(-lambda_b).
@@ -43,15 +46,13 @@ import pandas as pd
 from scipy.stats import binom
 
 from ..atlas.schema import TIMEPOINTS
+from ..copynumber import AMP_CN, DEEP_CN
 from ..knowledge.resistance import load_kb, to_one_letter
 from .ctdna import somatic
 from .patient import PatientData
 
 #: acquisition_p below which an alteration absent at baseline is called acquired (module docstring).
 ACQUIRED_P = 0.05
-#: Copy-number thresholds of the copy-number stage (schema_copy_number.py ``call``): amplification
-#: at >= 5 copies, deep deletion < 0.5 copies, and a call needs |log2 ratio| >= 3 standard errors.
-AMP_CN, DEL_CN, MIN_SE = 5.0, 0.5, 3.0
 SEQ_KINDS = ("snv", "mnv", "indel")
 
 
@@ -63,31 +64,26 @@ def hgvsp_short(hgvsp: Any) -> str | None:
     return "p." + to_one_letter(text)
 
 
-def _tc_cn(log2: float, tc: float) -> float:
-    """Tumour copy number from a log2 ratio at tumour content tc: 2 (r - 1 + tc) / tc (copy-number stage model)."""
-    return max(0.0, 2.0 * (2.0 ** log2 - 1.0 + tc) / tc)
-
-
-def cn_observations(pat: PatientData, tc: dict[str, float | None]) -> pd.DataFrame:
-    """Copy-number rows of tumour samples with ``cn``, ``cn_lo``, ``cn_hi`` and ``call``; plasma rows without a
-    tumour content from the copy-number stage are recomputed with the ctDNA tumour fraction ``tc``."""
+def cn_observations(pat: PatientData) -> pd.DataFrame:
+    """Copy-number rows of tumour samples with ``cn``, ``cn_lo``, ``cn_hi`` and ``call``, as the
+    copy-number stage wrote them: plasma rows already carry the tumour-fraction-adjusted copy
+    number and call (the stage ran the tumour-fraction step first; docs/copynumber.md), so the
+    classifier never re-derives copy number from a ratio."""
     cn = pat.copy_number
     if cn is None or cn.empty:
         return pd.DataFrame(columns=["sample_id", "gene", "chrom", "start", "cn", "cn_lo", "cn_hi", "call"])
     tumour = set(pat.tumour_samples["sample_id"])
     rows = []
     for r in cn[cn["sample_id"].isin(tumour)].itertuples():
-        c, lo, hi, call = r.copy_number, r.copy_number_ci_low, r.copy_number_ci_high, r.call
-        t = tc.get(r.sample_id)
-        if (pd.isna(r.tumour_content) or r.tumour_content_source == "none") and t and not pd.isna(r.log2_ratio):
-            c, lo, hi = (_tc_cn(x, t) for x in (r.log2_ratio, r.ci_low, r.ci_high))
-            significant = abs(r.log2_ratio) >= MIN_SE * float(r.log2_se)
-            call = ("amplification" if c >= AMP_CN and significant else
-                    "deep_deletion" if c < DEL_CN and significant else r.call)
+        c, lo, hi = r.copy_number, r.copy_number_ci_low, r.copy_number_ci_high
         rows.append({"sample_id": r.sample_id, "gene": r.gene, "chrom": r.chrom, "start": r.start,
                      "cn": None if pd.isna(c) else float(c), "cn_lo": None if pd.isna(lo) else float(lo),
-                     "cn_hi": None if pd.isna(hi) else float(hi), "call": call})
-    return pd.DataFrame(rows)
+                     "cn_hi": None if pd.isna(hi) else float(hi), "call": r.call})
+    out = pd.DataFrame(rows)
+    # keep "no copy number" as None (a float column would turn it into NaN, which `is not None` lets through)
+    cols = ["cn", "cn_lo", "cn_hi"]
+    out[cols] = out[cols].astype(object).where(out[cols].notna(), None)
+    return out
 
 
 class _Builder:
@@ -213,7 +209,7 @@ class _Builder:
 
     # -- copy number ------------------------------------------------------------------------------
     def copy_number(self) -> list[dict]:
-        obs = cn_observations(self.pat, self.tc)
+        obs = cn_observations(self.pat)
         out = []
         for call in ("amplification", "deep_deletion"):
             hit_genes = sorted(set(obs.loc[obs["call"] == call, "gene"]))
@@ -241,8 +237,8 @@ class _Builder:
         text = "; ".join(f"{s}: {r.cn:.1f} copies (95% CI {r.cn_lo:.1f}-{r.cn_hi:.1f})" for s, r in ev)
         # one baseline sample whose interval excludes it suffices (as one deep sample does for variants);
         # a low-tumour-fraction plasma with a wide interval adds nothing either way
-        ok = any(r.cn_hi < AMP_CN for _, r in ev) if call == "amplification" else any(r.cn_lo >= DEL_CN for _, r in ev)
-        limit = f"< {AMP_CN:g} copies" if call == "amplification" else f">= {DEL_CN:g} copies"
+        ok = any(r.cn_hi < AMP_CN for _, r in ev) if call == "amplification" else any(r.cn_lo >= DEEP_CN for _, r in ev)
+        limit = f"< {AMP_CN:g} copies" if call == "amplification" else f">= {DEEP_CN:g} copies"
         if ok:
             return {"acquisition": "acquired", "acquisition_p": None,
                     "acquisition_basis": f"baseline interval excludes the {call} ({text}; bound {limit})"}

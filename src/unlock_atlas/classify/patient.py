@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..ctdna_fraction import patient_samples, tumour_samples
 from ..errors import InputError, Problem
 from ..knowledge.drugs import Regimen, resolve_regimen
 from ..tables import concat_parts, read_table
@@ -68,8 +69,7 @@ class PatientData:
     @property
     def tumour_samples(self) -> pd.DataFrame:
         """Tissue and plasma samples, ordered by collection day."""
-        s = self.samples[self.samples["sample_type"].isin(["tissue", "plasma"])]
-        return s.sort_values(["collection_day", "sample_type", "sample_id"], kind="stable")
+        return tumour_samples(self.samples)
 
 
 def _na(x: object) -> object:
@@ -115,18 +115,12 @@ def patient_from_run(run: object, patient_id: str, variants: pd.DataFrame, copy_
         raise InputError(Problem("patients.tsv", f"patient {patient_id} is not in the sheet",
                                  "pass a patient ID of patients.tsv"))
     p = pts.iloc[0]
-    samples = run.samples[run.samples["patient_id"].astype(str) == patient_id].copy()
-    samples = samples[["sample_id", "sample_type", "timepoint", "collection_day", "purity", "histology"]]
-    samples["sample_id"] = samples["sample_id"].astype(str)
-    samples["collection_day"] = samples["collection_day"].astype(int)
-    samples["purity"] = [None if _na(x) is None else float(x) for x in samples["purity"]]
-    samples["histology"] = [_na(x) for x in samples["histology"]]
-    samples["timepoint"] = [_na(x) for x in samples["timepoint"]]
+    samples = patient_samples(run, patient_id)
     prog = _na(p["progression_day"])
     return PatientData(
         patient_id=patient_id, tumour_type=str(p["tumour_type"]), regimen=resolve_regimen(str(p["drug"])),
         progression_day=None if prog is None else int(prog), best_response=_na(p["best_response"]),
-        samples=samples.reset_index(drop=True), variants=variants,
+        samples=samples, variants=variants,
         copy_number=copy_number if copy_number is not None else pd.DataFrame(),
         fusions=fusions if fusions is not None else pd.DataFrame(), bams=dict(bams or {}),
         fusion_samples=set(fusion_samples or ()),

@@ -8,6 +8,9 @@ from .._lazy import lazy_exports
 _EXPORTS = {
     "target_coverage": ".coverage",
     "call_gene": ".genes",
+    "copy_number_from_ratio": ".genes",
+    "AMP_CN": ".genes",
+    "DEEP_CN": ".genes",
     "gene_table": ".genes",
     "build_reference": ".normalise",
     "log2_ratios": ".normalise",
@@ -16,4 +19,5 @@ _EXPORTS = {
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 
-__all__ = ["target_coverage", "build_reference", "log2_ratios", "gene_table", "call_gene", "call_sample"]
+__all__ = ["AMP_CN", "DEEP_CN", "build_reference", "call_gene", "call_sample", "copy_number_from_ratio", "gene_table",
+           "log2_ratios", "target_coverage"]

@@ -8,8 +8,12 @@
 * ``fusion-normals EV.tsv... -o POOLED.tsv`` — the cohort's normals' evidence, pooled.
 * ``fusions (BAM | --evidence EV.tsv) --genes GENES.tsv [--normal NEV.tsv] [--panel-normals POOLED.tsv]
   -o OUT.tsv [--candidates ALL.tsv]`` — reported fusions (5' partner first), normals subtracted.
+* ``tumour-fraction --config C --patient P --variants VARIANTS.parquet -o TF.tsv`` — tumour
+  fraction of the patient's tumour samples (:mod:`unlock_atlas.ctdna_fraction`), run before
+  plasma copy-number calling.
 * ``call COV.tsv --reference REF.tsv --sample-id S --patient-id P --sample-type T
-  [--purity X | --tumour-fraction X] -o PART.parquet [--targets OUT.cnr.tsv] [--plot OUT.png]``.
+  [--purity X | --tumour-fraction X | --tumour-fraction-table TF.tsv] -o PART.parquet
+  [--targets OUT.cnr.tsv] [--plot OUT.png]``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 COVERAGE_SUFFIX = ".targetcov.tsv"
 EVIDENCE_SUFFIX = ".fusion_evidence.tsv"
+#: columns of the variants part the tumour-fraction step reads (schema_variants.py)
+TF_VARIANT_COLUMNS = ["sample_id", "chrom", "pos", "ref", "alt", "alt_reads", "depth", "vaf", "vaf_ci_low",
+                      "vaf_ci_high", "status", "filter", "origin"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,11 +58,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     k.add_argument("--patient-id", required=True)
     k.add_argument("--sample-type", required=True, choices=["tissue", "plasma", "normal"])
     k.add_argument("--purity", type=float, help="tissue purity (samples.tsv)")
-    k.add_argument("--tumour-fraction", type=float, help="plasma tumour fraction (ctDNA stage)")
+    tf = k.add_mutually_exclusive_group()
+    tf.add_argument("--tumour-fraction", type=float, help="plasma tumour fraction (no interval)")
+    tf.add_argument("--tumour-fraction-table", type=Path,
+                    help="plasma: the patient's tumour-fraction table (`copynumber tumour-fraction` output); "
+                         "the sample's estimate and 95%% interval are used")
     k.add_argument("-o", "--output", type=Path, required=True, help="atlas part (.parquet)")
     k.add_argument("--targets", type=Path, help="also write per-target log2 ratios (TSV)")
     k.add_argument("--plot", type=Path, help="also write the gene-level log2 plot (PNG)")
     k.set_defaults(func=_call)
+
+    t = sub.add_parser("tumour-fraction", help="tumour fraction of a patient's tumour samples from its variants part",
+                       description="2 x pooled VAF of the patient's truncal heterozygous variants, with a Wilson "
+                                   "interval (docs/copynumber.md, docs/classification.md); plasma copy-number "
+                                   "calling reads it.")
+    t.add_argument("--config", type=Path, required=True, help="run config (config.yaml or the validated run_config.json)")
+    t.add_argument("--directory", type=Path, default=Path("."), help="run directory (default: .)")
+    t.add_argument("--patient", required=True, help="patient ID (raw, as in patients.tsv)")
+    t.add_argument("--variants", type=Path, required=True, help="the patient's variants part (results/tables/variants/P.parquet)")
+    t.add_argument("-o", "--output", type=Path, required=True, help="tumour-fraction table (TSV)")
+    t.set_defaults(func=_tumour_fraction)
 
     e = sub.add_parser("fusion-evidence", help="every split-read / discordant-pair junction cluster of one BAM")
     e.add_argument("bam", type=Path)
@@ -110,18 +132,45 @@ def _reference(args: argparse.Namespace) -> int:
 
 def _call(args: argparse.Namespace) -> int:
     from ..atlas.parts import write_part
-    from .sample import call_sample, plot_genes, write_targets
+    from .sample import call_sample, plasma_tumour_fraction, plot_genes, write_targets
 
+    tf, interval = args.tumour_fraction, None
+    if args.tumour_fraction_table is not None:
+        tf, interval = plasma_tumour_fraction(args.tumour_fraction_table, args.sample_id)
     targets, genes = call_sample(args.coverage, args.reference, args.sample_id, args.patient_id, args.sample_type,
-                                 args.purity, args.tumour_fraction)
+                                 args.purity, tf, interval)
     write_part(genes, "copy_number", args.output)
     if args.targets:
         write_targets(targets, args.targets)
     if args.plot:
         plot_genes(genes, targets, f"{args.sample_id} ({args.sample_type})", args.plot)
     altered = genes[genes["call"].isin(["amplification", "deep_deletion", "gain", "loss"])]
+    logger.info("%s: tumour content %s (%s)", args.sample_id, genes["tumour_content"].dropna().max()
+                if genes["tumour_content"].notna().any() else "none", ",".join(sorted(set(genes["tumour_content_source"]))))
     logger.info("%s: %d genes, %s -> %s", args.sample_id, len(genes),
                 ", ".join(f"{g} {c}" for g, c in zip(altered["gene"], altered["call"])) or "all neutral", args.output)
+    return 0
+
+
+def _tumour_fraction(args: argparse.Namespace) -> int:
+    from ..ctdna_fraction import patient_samples, tumour_fractions
+    from ..ctdna_fraction import write_tumour_fractions as write_tf
+    from ..inputs import load_run
+    from ..tables import read_table
+
+    run_dir = args.directory.resolve()
+    config = args.config if args.config.is_absolute() else run_dir / args.config
+    run = load_run(config, run_dir, check_files=False)
+    samples = patient_samples(run, args.patient)
+    if samples.empty:
+        raise InputError(Problem("samples.tsv", f"patient {args.patient} has no sample", "pass a patient ID of the sheet"))
+    variants = read_table(args.variants, "variants part", "rerun `unlock-atlas call` for this patient",
+                          columns=TF_VARIANT_COLUMNS, fix_columns="rebuild it with the current `unlock-atlas call`")
+    tf = tumour_fractions(args.patient, samples, variants)
+    write_tf(tf, args.output)
+    for r in tf.itertuples():
+        logger.info("%s (%s): tumour fraction %s [%s]", r.sample_id, r.sample_type,
+                    "-" if r.method == "none" else f"{r.tumour_fraction:.4f}", r.method)
     return 0
 
 

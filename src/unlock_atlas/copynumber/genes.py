@@ -14,14 +14,35 @@ Model (every statistical choice with its reason):
   (:func:`.normalise.gene_noise`: biases shared by all targets of a gene do not average out over
   its targets — without this term a 0.1 log2 bias of a 20-target gene at 1 % tumour fraction
   would be called an amplification). The reported ``ci_low``/``ci_high`` are the normal 95 % interval (± 1.96 s.e.).
-* **Copy number.** The observed copy ratio ``r = 2**log2`` of a sample of tumour content ``tc``
-  (tissue purity, or plasma tumour fraction) with tumour copy number ``CN`` in a diploid normal
-  background is ``r = (tc * CN + (1 - tc) * 2) / 2``, so ``CN = 2 * (r - 1 + tc) / tc`` (floored at
-  0). A white-cell normal is all non-tumour DNA: its copy number is the germline ``2 * r``
-  (tc = 1 in the formula). When the tumour content is unknown (plasma before the ctDNA stage
-  provides a tumour fraction, tissue without purity) ``copy_number`` is null and calls use tc = 1,
-  the conservative bound: for a gain ``CN = 2 + 2(r - 1)/tc`` is smallest at tc = 1, for a loss
+* **Copy number** (:func:`copy_number_from_ratio`, the project's ONE ratio -> copy-number
+  formula). The observed copy ratio ``r = 2**log2`` of a sample of tumour content ``tc``
+  (tissue purity, or plasma tumour fraction) with tumour copy number ``CN`` in a background of
+  ploidy ``P`` (2: diploid normal cells, and the panel of normals is diploid) is
+  ``r = (tc * CN + (1 - tc) * P) / P``, so ``CN = P * (r - 1 + tc) / tc = P + P (r - 1) / tc``
+  (floored at 0) — CNVkit's ``call --purity`` rescaling, ``n = (r_ref * 2^v - x * (1 - p)) / p``
+  with reference and expected copies ``r_ref = x = P`` (cnvlib/call.py ``_log2_ratio_to_absolute``;
+  Talevich et al., PLoS Comput Biol 2016;12:e1004873). A white-cell normal is all non-tumour
+  DNA: its copy number is the germline ``2 * r`` (tc = 1 in the formula). When the tumour content
+  is unknown (tissue without purity; plasma whose tumour fraction could not be estimated or lies
+  below the 3 % floor, :mod:`.sample`) ``copy_number`` is null and calls use tc = 1, the
+  conservative bound: for a gain ``CN = 2 + 2(r - 1)/tc`` is smallest at tc = 1, for a loss
   largest, so a call made at tc = 1 holds for any true tumour content.
+* **Tumour-content interval.** A plasma tumour fraction is an estimate with a 95 % interval
+  (:mod:`unlock_atlas.ctdna_fraction`); ``copy_number_ci_low/high`` are then the extremes of the
+  formula over the log2 interval x the tumour-fraction interval (CN is monotone in each, so the
+  corners of the rectangle bound it), not over the log2 interval alone. Tissue purity has no
+  interval (samples.tsv).
+* **Model check.** No copy number can take the ratio below ``1 - tc`` (CN = 0). When the whole
+  95 % log2 interval lies below ``log2(1 - tc_high)`` (tc_high: the upper bound of the tumour
+  fraction), the depth says something the estimated tumour fraction cannot explain — a
+  systematic coverage offset of that gene (GC-extreme genes in cfDNA against sheared-DNA
+  normals; measured: CDKN2A in the demo's copy-neutral plasmas, mean log2 -0.28) or a wrong
+  tumour fraction. Scaling such a ratio by 1/tc turns the offset into a homozygous deletion, so
+  the gene is not interpreted with the tumour fraction: ``tumour_content_source`` ``none``,
+  ``copy_number`` null, call at tc = 1 (as for unknown tumour content). The check applies to
+  estimated tumour fractions (plasma, given with ``tc_interval``), where 1/tc is large (an
+  offset of -0.28 log2 is CN 0 at tc 0.06 but CN 1.3, a loss, at purity 0.5); tissue purity
+  keeps its own call (a ratio below ``1 - purity`` then floors at CN 0).
 * **Calls** on the tumour copy number, in log2 space (thresholds converted with tc):
   ``amplification`` CN ≥ 5 (≥ 2.5x the diploid level; the MET "intermediate/high" gene-copy-number
   range of >= 5 copies, Noonan et al. J Thorac Oncol 2016;11:1293, and the amplitude at which panel
@@ -68,15 +89,40 @@ def weighted_median(x: np.ndarray, w: np.ndarray) -> float:
     return float(xs[i])
 
 
-def cn_to_log2(cn: float, tc: float) -> float:
-    """log2 copy ratio of tumour copy number ``cn`` at tumour content ``tc`` (-inf at ratio 0)."""
-    r = 1 + tc * (cn - 2) / 2
+def copy_number_from_ratio(ratio: float, tumour_content: float, ploidy: float = 2.0) -> float:
+    """Absolute tumour copy number from a copy ratio at tumour content ``tumour_content`` (> 0).
+
+    ``CN = P * (ratio - 1 + tc) / tc`` floored at 0 (module docstring; CNVkit ``call --purity``,
+    Talevich et al. 2016). E.g. ratio 1.8 at tumour fraction 0.2: 2 + 2 x 0.8 / 0.2 = 10 copies.
+    """
+    if not tumour_content > 0:
+        raise ValueError(f"tumour content must be > 0, got {tumour_content}")
+    return max(0.0, ploidy * (ratio - 1 + tumour_content) / tumour_content)
+
+
+def cn_to_log2(cn: float, tc: float, ploidy: float = 2.0) -> float:
+    """log2 copy ratio of tumour copy number ``cn`` at tumour content ``tc`` (-inf at ratio 0);
+    the inverse of :func:`copy_number_from_ratio`."""
+    r = 1 + tc * (cn - ploidy) / ploidy
     return math.log2(r) if r > 0 else -math.inf
 
 
 def log2_to_cn(log2: float, tc: float) -> float:
     """Tumour copy number from a log2 ratio at tumour content ``tc`` (> 0), floored at 0."""
-    return max(0.0, 2 * (2 ** log2 - 1 + tc) / tc)
+    return copy_number_from_ratio(2 ** log2, tc)
+
+
+def copy_number_interval(log2_lo: float, log2_hi: float, tc_lo: float, tc_hi: float) -> tuple[float, float]:
+    """(low, high) copy number over the log2 interval x the tumour-content interval (module
+    docstring): the extremes of :func:`copy_number_from_ratio` at the four corners."""
+    corners = [log2_to_cn(v, t) for v in (log2_lo, log2_hi) for t in (tc_lo, tc_hi)]
+    return min(corners), max(corners)
+
+
+def below_any_copy_number(log2_hi: float, tc_hi: float) -> bool:
+    """True when even the upper bound of the log2 interval lies below the ratio of CN = 0 at the
+    highest plausible tumour content, ``log2(1 - tc_hi)`` (module docstring, model check)."""
+    return tc_hi < 1 and log2_hi < math.log2(1 - tc_hi)
 
 
 def call_gene(log2: float, se: float, tc: float) -> tuple[str, float]:
@@ -99,7 +145,8 @@ def call_gene(log2: float, se: float, tc: float) -> tuple[str, float]:
 
 
 def gene_table(targets: pd.DataFrame, tumour_content: float | None, sample_type: str,
-               gene_sd: dict[str, float] | None = None) -> pd.DataFrame:
+               gene_sd: dict[str, float] | None = None,
+               tc_interval: tuple[float, float] | None = None) -> pd.DataFrame:
     """Gene-level rows from per-target log2 ratios (:func:`.normalise.log2_ratios` output).
 
     Parameters
@@ -113,13 +160,16 @@ def gene_table(targets: pd.DataFrame, tumour_content: float | None, sample_type:
     gene_sd
         Gene-level systematic noise (log2 sd) added in quadrature to the s.e.
         (:func:`.normalise.gene_noise`); default none.
+    tc_interval
+        95 % interval of an estimated tumour content (plasma tumour fraction); widens the
+        copy-number interval and drives the model check (module docstring). None: exact (purity).
 
     Returns
     -------
     pandas.DataFrame
         One row per gene (panel order): gene, chrom, start, end, n_targets, mean_depth,
         log2_ratio, log2_se, ci_low, ci_high, copy_number, copy_number_ci_low/high, call,
-        confidence, tumour_content.
+        confidence, tumour_content (null on rows that failed the model check).
     """
     rows = []
     normal = sample_type == "normal"
@@ -130,7 +180,7 @@ def gene_table(targets: pd.DataFrame, tumour_content: float | None, sample_type:
                 "end": int(g["end"].max()), "n_targets": len(u),
                 "mean_depth": float(np.average(g["depth"], weights=g["length"]))}
         if u.empty:
-            rows.append({**base, "call": None})
+            rows.append({**base, "call": None, "tumour_content": None if normal else tumour_content})
             continue
         x = u["log2"].to_numpy(dtype=float)
         var = u["spread"].to_numpy(dtype=float) ** 2 + (1 / _LN2) ** 2 / np.maximum(u["fragments"].to_numpy(dtype=float), 1)
@@ -143,13 +193,19 @@ def gene_table(targets: pd.DataFrame, tumour_content: float | None, sample_type:
             emp = math.sqrt(float(np.sum(w * (x - mean) ** 2)) / w.sum() / (len(x) - 1)) * _MEDIAN_EFF
             se = max(se_model, emp)
         se = math.sqrt(se ** 2 + (gene_sd or {}).get(gene, 0.0) ** 2)
-        call, conf = call_gene(est, se, tc_call)
         lo, hi = est - Z_CI * se, est + Z_CI * se
+        tc_row: float | None = None if normal else tumour_content
+        t_lo, t_hi = tc_interval if tc_interval is not None and tc_row is not None else (tc_call, tc_call)
+        if tc_row is not None and tc_interval is not None and below_any_copy_number(hi, t_hi):
+            tc_row = None   # the model check failed: interpret as unknown tumour content
+        t = 1.0 if tc_row is None else tc_call
+        call, conf = call_gene(est, se, t)
         cn = cn_lo = cn_hi = None
-        if normal or tumour_content is not None:
-            cn, cn_lo, cn_hi = (log2_to_cn(v, tc_call) for v in (est, lo, hi))
+        if normal or tc_row is not None:
+            cn = log2_to_cn(est, t)
+            cn_lo, cn_hi = copy_number_interval(lo, hi, t_lo, t_hi) if tc_row is not None else (
+                log2_to_cn(lo, t), log2_to_cn(hi, t))
         rows.append({**base, "log2_ratio": est, "log2_se": se, "ci_low": lo, "ci_high": hi, "copy_number": cn,
-                     "copy_number_ci_low": cn_lo, "copy_number_ci_high": cn_hi, "call": call, "confidence": conf})
-    out = pd.DataFrame(rows)
-    out["tumour_content"] = None if normal else tumour_content
-    return out
+                     "copy_number_ci_low": cn_lo, "copy_number_ci_high": cn_hi, "call": call, "confidence": conf,
+                     "tumour_content": tc_row})
+    return pd.DataFrame(rows)
