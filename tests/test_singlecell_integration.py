@@ -100,3 +100,28 @@ def test_cohort_harmony_mixes_samples_and_keeps_annotations(pair):
     t = co.obs[co.obs["cell_type"].astype(str) == "T cell"]
     mixed = t.groupby("leiden_cohort", observed=True)["sample_id"].nunique()
     assert t["leiden_cohort"].map(mixed).eq(2).mean() > 0.8
+
+
+def test_malignant_calls_with_positions_from_a_gtf(tmp_path):
+    """The workflow's path: the h5ad's var has no positions, the configured GTF places the genes."""
+    from unlock_atlas.singlecell.simulate import genome_layout
+
+    sim = simulate_sample(1500, seed=21, patient_seed=7, timepoint="progression", n_genes=2000)
+    lay = genome_layout(2000).set_index("gene").loc[sim.var_names]
+    # Ensembl-style chromosome names ("7", "MT"), one transcript + exon per gene: the reader adds "chr"
+    lines = []
+    for g, r in lay.iterrows():
+        chrom = "MT" if r.chromosome == "chrM" else r.chromosome.removeprefix("chr")
+        attrs = f'gene_id "{g}"; transcript_id "{g}-T"; gene_name "{g}";'
+        lines += [f"{chrom}\tsim\t{f}\t{r.start}\t{r.end}\t.\t+\t.\t{attrs}\n" for f in ("transcript", "exon")]
+    gtf = tmp_path / "genome.gtf"
+    gtf.write_text("".join(lines))
+    bare = sim.copy()
+    bare.var = bare.var.drop(columns=[c for c in ("chromosome", "start", "end") if c in bare.var.columns])
+    ad = annotate(bare, seed=0, gtf=gtf, source="gtf-path")
+    info = ad.uns["unlock_sc"]["malignant"]
+    assert info["status"] == "called" and int(info["genes_positioned"]) >= 1900  # the 13 MT genes excluded
+    single = ~ad.obs["true_doublet"].to_numpy()
+    truth = ad.obs["true_malignant"].to_numpy(bool)[single]
+    pred = ad.obs["malignant"].fillna(False).to_numpy(bool)[single]
+    assert _f1(truth, pred) >= 0.9

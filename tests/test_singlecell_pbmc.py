@@ -95,6 +95,29 @@ def test_panel_gtf_places_too_few_genes_and_says_so(mane_gtf):
     assert "genome-wide GTF" in info["reason"]
 
 
+def test_gene_positions_from_an_ensembl_style_gtf(tmp_path):
+    # hand-written GTF: Ensembl chromosome names, a gene with two transcripts, a gene on X and Y (PAR)
+    def rec(chrom, feature, start, end, gene, tx):
+        return (f'{chrom}\tt\t{feature}\t{start}\t{end}\t.\t+\t.\tgene_id "{gene}.1"; transcript_id "{tx}"; '
+                f'gene_name "{gene}";\n')
+    gtf = tmp_path / "ens.gtf"
+    gtf.write_text("#!genome-build GRCh38\n" + "".join([
+        rec("7", "gene", 100, 900, "GENEA", "T1"),  # gene records carry no transcript_id in real GTFs: skipped
+        rec("7", "transcript", 100, 500, "GENEA", "T1"), rec("7", "exon", 100, 500, "GENEA", "T1"),
+        rec("7", "transcript", 300, 900, "GENEA", "T2"), rec("7", "exon", 300, 900, "GENEA", "T2"),
+        rec("MT", "transcript", 10, 60, "MT-ND1", "T3"), rec("MT", "exon", 10, 60, "MT-ND1", "T3"),
+        rec("X", "transcript", 5, 50, "PARG", "T4"), rec("X", "exon", 5, 50, "PARG", "T4"),
+        rec("Y", "transcript", 7, 70, "PARG", "T5"), rec("Y", "exon", 7, 70, "PARG", "T5")]).replace(
+        'transcript_id "T1"; gene_name "GENEA";\n', 'gene_name "GENEA";\n', 1))
+    ad = AnnData(X=np.zeros((2, 4)), var=pd.DataFrame(index=["GENEA", "MT-ND1", "PARG", "ABSENT"]))
+    assert add_positions_from_gtf(ad, gtf) == 3
+    v = ad.var
+    assert (v.loc["GENEA", "chromosome"], v.loc["GENEA", "start"], v.loc["GENEA", "end"]) == ("chr7", 100, 900)
+    assert v.loc["MT-ND1", "chromosome"] == "chrM"
+    assert (v.loc["PARG", "chromosome"], v.loc["PARG", "end"]) == ("chrX", 50)  # first seen kept
+    assert pd.isna(v.loc["ABSENT", "chromosome"]) and np.isnan(v.loc["ABSENT", "start"])
+
+
 def test_missing_gtf_is_a_clear_error(tmp_path):
     ad = AnnData(X=np.zeros((2, 2)), var=pd.DataFrame(index=["IDH2", "CD3D"]))
     with pytest.raises(InputError, match="absent.gtf: GTF for gene positions not found"):
