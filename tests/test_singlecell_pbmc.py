@@ -159,9 +159,13 @@ def test_overcluster_resolution_is_celltypists():
 
 def test_marker_table_negative_rows():
     m = load_markers()
-    assert m["NK cell"].negative == ("CD3D", "CD3E", "CD3G", "CD247", "CD4", "CD8A")  # ScTypeDB, HGNC symbols
-    assert m["NK cell"].genes == ("NKG7", "GNLY", "KLRD1")
-    assert all(not s.negative for k, s in m.items() if k != "NK cell")
+    # ScTypeDB_full.xlsx (commit 630e15c) negatives, in HGNC symbols: NK 'CD3D,CD3E,CD3G,CD3Z,CD4,CD8';
+    # Plasma B 'CD20,MS4A1'; all four monocyte/macrophage rows 'CD56'
+    assert m["NK cell"].negative == ("CD3D", "CD3E", "CD3G", "CD247", "CD4", "CD8A")
+    assert m["plasma cell"].negative == ("MS4A1",)
+    assert m["myeloid"].negative == ("NCAM1",)
+    assert m["NK cell"].genes == ("NKG7", "GNLY", "KLRD1")  # positives unchanged
+    assert all(not s.negative for k, s in m.items() if k not in ("NK cell", "plasma cell", "myeloid"))
 
 
 def test_marker_table_errors(tmp_path):
