@@ -9,9 +9,21 @@ for _p, _s in SC_SAMPLES:
     SC_BY_PATIENT.setdefault(_p, []).append(_s)
 
 
+def _h5ad_scaled(base, per_gb):
+    """A resource that grows with the h5ad's size only (a genome-wide GTF input must not inflate it)."""
+
+    def _f(wildcards, input):
+        return int(base + per_gb * os.path.getsize(input.h5ad) / 1024**3)
+
+    return _f
+
+
 rule sc_annotate:
     input:
-        lambda wildcards: SAMPLE_ROW[wildcards.sample].scrna,
+        h5ad=lambda wildcards: SAMPLE_ROW[wildcards.sample].scrna,
+        # gene positions for copy-number inference (malignant calls) when the h5ad's var has none;
+        # a panel-only GTF places too few genes and the calls are then recorded as not_run
+        gtf=RUN.config["reference"]["gtf"],
     output:
         "results/singlecell/{patient}/{sample}.h5ad",
     log:
@@ -21,12 +33,13 @@ rule sc_annotate:
     threads: 2
     resources:
         # ~1 GB per 10,000 cells of a gzip h5ad of ~50 MB; the 100,000-cell benchmark peaks < 12 GB
-        mem_mb=mem_from_input(2000, 60000),
-        runtime=runtime_from_input(10, 60),
+        mem_mb=_h5ad_scaled(2000, 60000),
+        runtime=_h5ad_scaled(10, 60),
     conda:
         ENV
     shell:
-        "unlock-atlas sc annotate {input:q} -o {output:q} --seed {params.seed} > {log:q} 2>&1"
+        "unlock-atlas sc annotate {input.h5ad:q} -o {output:q} --seed {params.seed} --gtf {input.gtf:q} "
+        "> {log:q} 2>&1"
 
 
 rule sc_tables:

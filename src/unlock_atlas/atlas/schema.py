@@ -21,8 +21,9 @@ import pyarrow as pa
 
 #: Version of the table contract written into manifest.json: MAJOR.MINOR, MINOR bumped when tables
 #: or columns are added (1.1: alterations, mechanisms, ctdna, cohort_summary, sc_composition,
-#: sc_programs, variants.hgvsp_short), MAJOR when a column changes meaning or disappears.
-SCHEMA_VERSION = "1.1"
+#: sc_programs, variants.hgvsp_short; 1.2: sc_composition.malignant_status/malignant_note),
+#: MAJOR when a column changes meaning or disappears.
+SCHEMA_VERSION = "1.2"
 
 SAMPLE_TYPES = ["tissue", "plasma", "normal"]
 TIMEPOINTS = ["baseline", "on_treatment", "progression"]

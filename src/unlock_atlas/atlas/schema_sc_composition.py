@@ -9,17 +9,25 @@ import pyarrow as pa
 
 from .schema import TIMEPOINTS, field_doc
 
+MALIGNANT_STATUS = ["called", "not_run"]
+
 SCHEMA = pa.schema([
     field_doc("patient_id", pa.string(), "patient identifier (pseudonym when privacy.pseudonymise is on)", nullable=False),
     field_doc("sample_id", pa.string(), "sample identifier of the biopsy (pseudonym when privacy.pseudonymise is on)",
               nullable=False),
     field_doc("timepoint", pa.string(), "collection timepoint of the biopsy", allowed=TIMEPOINTS),
-    field_doc("cell_type", pa.string(), "cell type from marker scoring of Leiden clusters "
-              "(resources/singlecell/cell_type_markers.tsv; 'unassigned' when no marker set scores >= 0.5 z)",
-              nullable=False),
+    field_doc("cell_type", pa.string(), "cell type from ScType marker scores (positive minus negative markers, "
+              "resources/singlecell/cell_type_markers.tsv) of over-clustered Leiden clusters; 'unassigned' when "
+              "no marker set's cluster-mean score (and its positive part) reaches 0.25", nullable=False),
     field_doc("malignant", pa.bool_(), "malignant call of these cells (epithelial AND inferred copy-number "
               "correlation above the non-epithelial reference's 99th percentile); null = not determinable "
-              "(no gene positions or no reference cells)"),
+              "(malignant_status not_run)"),
+    field_doc("malignant_status", pa.string(), "whether malignant-cell calling ran for this sample: called, or "
+              "not_run (malignant is then null in every row of the sample and malignant_note says why)",
+              allowed=MALIGNANT_STATUS),
+    field_doc("malignant_note", pa.string(), "why malignant calls were not made (e.g. too few genes with "
+              "genomic positions in the configured reference GTF, no epithelial cells, fewer than 20 "
+              "non-epithelial reference cells); null when called"),
     field_doc("n_cells", pa.int32(), "cells of this cell type (and malignant status) after QC and doublet removal",
               nullable=False, unit="cells"),
     field_doc("fraction", pa.float64(), "n_cells / n_cells_total", nullable=False, unit="fraction"),

@@ -177,6 +177,16 @@ def copy_number(data: ReportData) -> str:
     return "".join(out)
 
 
+def malignant_not_run(comp: pd.DataFrame) -> dict[str, str]:
+    """sample_id -> reason, for biopsies whose malignant calls were not made (sc_composition
+    ``malignant_status`` = not_run; atlases older than schema 1.2 lack the column: none listed)."""
+    if "malignant_status" not in comp.columns:
+        return {}
+    nr = comp[comp["malignant_status"] == "not_run"].drop_duplicates("sample_id")
+    return {sid: (note if isinstance(note, str) and note else "reason not recorded")
+            for sid, note in zip(nr["sample_id"], nr["malignant_note"])}
+
+
 def single_cell(data: ReportData) -> str:
     """Pooled cell-type composition and resistance-programme activity by time point."""
     comp, prog = data.get("sc_composition"), data.get("sc_programs")
@@ -198,14 +208,23 @@ def single_cell(data: ReportData) -> str:
     out = ["<h3>Cell types (share of all cells, pooled over biopsies)</h3>", svg.legend(colours),
            '<div class="scroll">' + svg.stacked_hbars(bars, colours, "Single-cell composition by time point",
                                                       "% of cells") + "</div>"]
-    mal = comp[comp["malignant"].fillna(False).astype(bool)]
+    not_run = malignant_not_run(comp)
+    called = comp[~comp["sample_id"].isin(not_run)]
+    mal = called[called["malignant"].fillna(False).astype(bool)]
     if len(mal):
         rows = []
         for tp in order:
-            g, a = mal[mal["timepoint"] == tp], comp[comp["timepoint"] == tp]
+            g, a = mal[mal["timepoint"] == tp], called[called["timepoint"] == tp]
             rows.append([tp.replace("_", " "), num(g["n_cells"].sum()), num(a["n_cells"].sum()),
                          num(100 * g["n_cells"].sum() / max(a["n_cells"].sum(), 1), 1)])
-        out.append(table(["time point", "malignant cells", "all cells", "% malignant"], rows, numeric_from=1))
+        out.append(table(["time point", "malignant cells", "all cells (biopsies with calls)", "% malignant"], rows,
+                         numeric_from=1))
+    if not_run:
+        listed = "; ".join(f"{escape(str(s))} ({escape(r)})" for s, r in list(not_run.items())[:10])
+        more = f"; and {len(not_run) - 10} more" if len(not_run) > 10 else ""
+        out.append(f'<p class="na">Malignant cells could not be called in {len(not_run)} of '
+                   f'{comp["sample_id"].nunique()} biopsies (their cells are neither malignant nor non-malignant): '
+                   f"{listed}{more}.</p>")
     if prog is None:
         out.append(na(data.missing("sc_programs")))
         return "".join(out)

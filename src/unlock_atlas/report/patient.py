@@ -11,6 +11,7 @@ import pandas as pd
 from . import svg
 from .clinical import CLASS_NAMES, mechanism_label, table
 from .data import ReportData, num, seq_key
+from .molecular import malignant_not_run
 
 #: Variant lines drawn per patient at most: resistance alterations first, then by highest VAF.
 MAX_VARIANT_LINES = 15
@@ -55,6 +56,7 @@ class PatientPages:
         self.ctdna = self._ctdna(data.get("ctdna"))
         self.copy_number = self._copy_number_rows(data.get("copy_number"), smp)
         self.composition = self._composition(data.get("sc_composition"))
+        self.malignant_not_run = self._not_run(data.get("sc_composition"))
         self.programmes = self._programmes(data.get("sc_programs"))
         self.variants = self._variants(data.get("variants"), smp)
 
@@ -92,6 +94,20 @@ class PatientPages:
         undated = _by_patient(keep.assign(timepoint="", collection_day=None), cols, ["gene", "sample_id"])
         for pid in cn["patient_id"].unique():
             out[pid] = dated.get(pid, []) if pid in with_samples else undated.get(pid, [])
+        return out
+
+    @staticmethod
+    def _not_run(comp: pd.DataFrame | None) -> dict[str, list[tuple[Any, str]]]:
+        """patient -> [(sample, reason)] of its biopsies whose malignant calls were not made."""
+        out: dict[str, list[tuple[Any, str]]] = {}
+        if comp is None:
+            return out
+        reasons = malignant_not_run(comp)
+        if not reasons:
+            return out
+        for pid, sid in comp[comp["sample_id"].isin(reasons)].drop_duplicates("sample_id")[
+                ["patient_id", "sample_id"]].itertuples(index=False):
+            out.setdefault(pid, []).append((sid, reasons[sid]))
         return out
 
     @staticmethod
@@ -283,6 +299,8 @@ class PatientPages:
                                  f"{ct}: {by.get(ct, 0):,} of {tot:,} cells") for ct in types]))
         out = [svg.legend(colours), '<div class="scroll">' + svg.stacked_hbars(bars, colours, "Cell types per biopsy",
                                                                               "% of cells") + "</div>"]
+        for sid, reason in self.malignant_not_run.get(pid, []):
+            out.append(f'<p class="na">Malignant cells could not be called in {escape(str(sid))}: {escape(reason)}.</p>')
         prog = self.programmes.get(pid)
         if prog is not None and prog[3]:
             which, programmes, cols, values = prog

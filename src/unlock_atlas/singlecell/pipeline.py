@@ -12,7 +12,7 @@ from anndata import AnnData
 from ..atomic import atomic_path
 from ..errors import InputError, Problem
 from .gene_sets import load_markers, load_programmes
-from .malignant import add_positions_from_gtf, call_malignant
+from .malignant import add_positions_from_gtf, call_malignant, not_run
 from .preprocess import detect_input, embed, qc_and_normalise, to_working
 from .scoring import annotate_cell_types, score_programmes
 
@@ -34,7 +34,9 @@ def annotate(adata: AnnData, *, seed: int = 0, gtf: str | Path | None = None,
     seed
         Seed for scrublet, PCA, Leiden, UMAP and control-gene sampling (deterministic output).
     gtf
-        Optional GTF to place genes for copy-number inference when ``var`` lacks positions.
+        GTF to place genes for copy-number inference when ``var`` lacks positions (the workflow
+        passes the configured ``reference: gtf``; with too few genes placed, malignant calls are
+        ``not_run`` and say so).
     markers_path, programmes_path
         Override the cited tables in ``resources/singlecell/``.
     source
@@ -59,14 +61,14 @@ def annotate(adata: AnnData, *, seed: int = 0, gtf: str | Path | None = None,
     embed(ad, seed)
     annotate_cell_types(ad, load_markers(markers_path))
     summary["programmes"] = score_programmes(ad, load_programmes(programmes_path), seed)
+    positions_from = "var" if "chromosome" in ad.var.columns else "no var positions and no GTF given"
     if gtf is not None and "chromosome" not in ad.var.columns:
         add_positions_from_gtf(ad, gtf)
+        positions_from = f"GTF {Path(gtf).name}"
     if call_cnv:
-        summary["malignant"] = call_malignant(ad, seed)
+        summary["malignant"] = call_malignant(ad, seed, positions_from)
     else:
-        import pandas as pd
-        ad.obs["malignant"] = pd.array([pd.NA] * ad.n_obs, dtype="boolean")
-        summary["malignant"] = {"status": "skipped", "reason": "copy-number inference not requested"}
+        summary["malignant"] = not_run(ad, "copy-number inference not requested (--no-cnv)")
     ad.uns["unlock_sc"] = _plain(summary)
     return ad
 

@@ -14,7 +14,11 @@ cannot support them):
 - normalisation: counts per cell scaled to 10,000 then ``log1p`` (the tutorial's shifted log, which
   Ahlmann-Eltze & Huber, Nat Methods 2023 found as good as more complex transforms);
 - 2,000 highly variable genes (Seurat flavour on log data), 50 PCs, 15 neighbours, Leiden at
-  resolution 1.0, UMAP — tutorial defaults; capped by the data's size.
+  resolution 1.0, UMAP — tutorial defaults; capped by the data's size;
+- a second, finer Leiden clustering ``leiden_fine`` for cell-type annotation (scoring.py) at
+  CellTypist's over-clustering resolution (``celltypist.Classifier.over_cluster``: 5 below 5,000
+  cells, 10 below 20,000, 15 below 40,000, 20 below 100,000, 25 below 200,000, else 30;
+  Domínguez Conde et al., Science 2022), on the same neighbour graph.
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ SCRUBLET_CHUNK = 8000
 N_PCS = 50
 N_NEIGHBOURS = 15
 LEIDEN_RESOLUTION = 1.0
+#: CellTypist's over-clustering resolutions: (cells below, resolution); 30 at or above 200,000 cells.
+OVERCLUSTER_RESOLUTION = ((5_000, 5.0), (20_000, 10.0), (40_000, 15.0), (100_000, 20.0), (200_000, 25.0))
+OVERCLUSTER_RESOLUTION_MAX = 30.0
 
 #: Input kinds reported by :func:`detect_input`.
 KINDS = ("counts_X", "counts_layer", "log_normalised", "scaled_with_raw")
@@ -164,8 +171,17 @@ def _transformer(n_obs: int, seed: int):
     return _Compat(n_neighbors=N_NEIGHBOURS, metric="euclidean", random_state=seed, n_jobs=None)
 
 
+def overcluster_resolution(n_obs: int) -> float:
+    """Leiden resolution of the annotation over-clustering for ``n_obs`` cells (CellTypist's rule)."""
+    for below, res in OVERCLUSTER_RESOLUTION:
+        if n_obs < below:
+            return res
+    return OVERCLUSTER_RESOLUTION_MAX
+
+
 def embed(adata: AnnData, seed: int = 0) -> None:
-    """HVG, PCA, neighbours, Leiden and UMAP (in place; ``obs['leiden']``, ``obsm['X_umap']``)."""
+    """HVG, PCA, neighbours, Leiden, over-clustering and UMAP (in place; ``obs['leiden','leiden_fine']``,
+    ``obsm['X_umap']``; scanpy records each resolution in ``uns['leiden'|'leiden_fine']['params']``)."""
     n_hvg = min(N_HVG, adata.n_vars)
     if n_hvg < adata.n_vars:
         sc.pp.highly_variable_genes(adata, n_top_genes=n_hvg, flavor="seurat")
@@ -177,4 +193,7 @@ def embed(adata: AnnData, seed: int = 0) -> None:
                     transformer=_transformer(adata.n_obs, seed))
     sc.tl.leiden(adata, resolution=LEIDEN_RESOLUTION, flavor="igraph", n_iterations=2, directed=False,
                  random_state=seed)
+    res = overcluster_resolution(adata.n_obs)
+    sc.tl.leiden(adata, resolution=res, flavor="igraph", n_iterations=2, directed=False, random_state=seed,
+                 key_added="leiden_fine")
     sc.tl.umap(adata, random_state=seed)

@@ -9,6 +9,7 @@ import pandas as pd
 from anndata import AnnData
 
 from ..atlas.parts import write_part
+from .malignant import CALLED, NOT_RUN
 from .scoring import high_threshold
 
 _GROUP = ["cell_type", "malignant"]
@@ -20,12 +21,30 @@ def _groups(adata: AnnData) -> pd.DataFrame:
     return obs
 
 
+def malignant_call(adata: AnnData) -> tuple[str, str | None]:
+    """(status, note) of the sample's malignant calls from ``uns['unlock_sc']['malignant']``.
+
+    ``called``, or ``not_run`` with the reason (files annotated before the status existed said
+    ``skipped``; a file without a summary and without any call is ``not_run`` too).
+    """
+    info = dict(adata.uns.get("unlock_sc", {}).get("malignant", {}))
+    status = str(info.get("status", ""))
+    if status == CALLED:
+        return CALLED, None
+    if status in (NOT_RUN, "skipped"):
+        return NOT_RUN, str(info.get("reason", "")) or None
+    if pd.array(adata.obs["malignant"], dtype="boolean").isna().all():
+        return NOT_RUN, "no malignant-call summary in the annotated file and no cell called"
+    return CALLED, None
+
+
 def composition(adata: AnnData, patient_id: str, sample_id: str, timepoint: str | None) -> pd.DataFrame:
-    """One row per cell type × malignant status: n_cells, fraction, n_cells_total."""
+    """One row per cell type × malignant status: n_cells, fraction, n_cells_total, malignant_status/_note."""
     obs = _groups(adata)
     n = obs.groupby(_GROUP, dropna=False, observed=True).size().rename("n_cells").reset_index()
     n["fraction"] = n["n_cells"] / adata.n_obs
     n["n_cells_total"] = adata.n_obs
+    n["malignant_status"], n["malignant_note"] = malignant_call(adata)
     n.insert(0, "timepoint", timepoint)
     n.insert(0, "sample_id", sample_id)
     n.insert(0, "patient_id", patient_id)
