@@ -26,8 +26,8 @@ import pytest
 from scipy.stats import beta, binom
 
 from unlock_atlas.calling.model import wilson
-from unlock_atlas.classify.acquisition import (ACQUIRED_MAX_CCF, ALPHA, sum_binomial_cdf, variant_ccf_upper,
-                                               variant_p_at)
+from unlock_atlas.classify.acquisition import (ACQUIRED_MAX_CCF, ALPHA, fusion_ccf_upper, fusion_enrichment_p,
+                                               fusion_p_at, sum_binomial_cdf, variant_ccf_upper, variant_p_at)
 from unlock_atlas.classify.stage import classify
 from unlock_atlas.classify.summary import cohort_summary
 
@@ -49,6 +49,15 @@ def test_zero_counts_bound_is_minus_log_alpha_over_expected_fragments():
     # P(0 | c) = prod (1 - c p_i / 2)^d_i ~ exp(-c sum d_i p_i / 2) -> c_U ~ -ln(0.05) / sum
     lam = 460 * 0.5 / 2 + 1275 * 0.1 / 2
     assert variant_ccf_upper([0, 0], [460, 1275], [0.5, 0.1]) == pytest.approx(-math.log(0.05) / lam, rel=0.01)
+
+
+def test_fusion_bounds_by_hand():
+    # 0 baseline fragments where a clonal fusion would give 30: Poisson 95 % upper bound of 0 counts is -ln(0.05)
+    assert fusion_ccf_upper(0, [20.0, 10.0]) == pytest.approx(-math.log(0.05) / 30, rel=1e-6)
+    assert fusion_p_at(0.01, 0, [20.0, 10.0]) == pytest.approx(math.exp(-0.3), rel=1e-9)
+    # enrichment: 0 baseline vs 10 progression fragments at equal tumour content: P(Bin(10, 1/2) <= 0) = 2^-10
+    assert fusion_enrichment_p(0, 10, 1.0) == pytest.approx(0.5**10)
+    assert fusion_enrichment_p(3, 4, 1.0) > 0.05        # 3 vs 4 fragments: no evidence of expansion
 
 
 def test_sum_of_binomials_cdf_by_enumeration():
