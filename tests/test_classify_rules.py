@@ -71,6 +71,12 @@ def acquired_snv(gene, pos, hgvsp, *, prog_reads=(80, 60), base_reads=(0, 0), ba
             _vrow("P-PD", "plasma", "chr1", pos, "G", "T", gene, prog_reads[1], 1000, hgvsp=hgvsp, **kw)]
 
 
+#: a baseline deep enough to exclude a 0.5 % CCF subclone (classify.acquisition.ACQUIRED_MAX_CCF): with 0 ALT
+#: fragments the 95 % bound is -ln(0.05) / sum(depth x tumour content / 2) = 3.0 / (2000 x 0.5 / 2 + 4000 x 0.1804 / 2)
+#: = 0.35 % (plasma at the lower Wilson bound of its tumour fraction, 2 x 0.0902 for 300/3000 truncal fragments)
+DEEP_BASELINE = (2000, 4000)
+
+
 def amplification(gene: str, cn_by_sample: dict[str, float]) -> pd.DataFrame:
     rows = []
     for sid, c in cn_by_sample.items():
@@ -100,7 +106,7 @@ def mechanisms(pat: PatientData) -> pd.DataFrame:
     ("adagrasib", "on_target", "ON_TARGET_MUT"),
 ])
 def test_kras_is_bypass_on_egfr_drugs_and_on_target_on_g12c_inhibitors(drug, klass, subclass):
-    m = mechanisms(make_patient(drug, acquired_snv("KRAS", 25245350, "p.Gly12Asp")))
+    m = mechanisms(make_patient(drug, acquired_snv("KRAS", 25245350, "p.Gly12Asp", base_depth=DEEP_BASELINE)))
     assert m[["class", "subclass", "gene", "alteration", "acquisition"]].values.tolist() == [
         [klass, subclass, "KRAS", "p.G12D", "acquired"]]
 
@@ -113,8 +119,13 @@ def test_kras_is_bypass_on_egfr_drugs_and_on_target_on_g12c_inhibitors(drug, kla
 def test_met_amplification_bypass_on_osimertinib_on_target_on_met_tkis(drug, klass, subclass):
     pat = make_patient(drug, cn=amplification("MET", {"T-BL": 2.0, "T-PD": 10.0}))
     m = mechanisms(pat)
-    assert m[["class", "subclass", "gene", "alteration", "acquisition"]].values.tolist() == [
-        [klass, subclass, "MET", "amplification", "acquired"]]
+    # baseline 2.0 copies (95 % CI 1.7-2.3, s.e. 0.153): one-sided bound 2 + 1.645 x 0.153 = 2.25 copies; a subclone
+    # carrying the 9.7-copy (CI low at progression) amplification at CCF c adds c x 7.7 copies -> c <= 3.3 %: a 0.5 %
+    # subclone cannot be excluded (not acquired), but the CCF rose from <= 3.3 % to clonal (enriched): emerged, counted
+    assert m[["class", "subclass", "gene", "alteration", "acquisition", "enriched"]].values.tolist() == [
+        [klass, subclass, "MET", "amplification", "emerged", True]]
+    alt = classify(pat).alterations.set_index("gene").loc["MET"]
+    assert alt["baseline_ccf_upper"] == pytest.approx((1.6448536 * 0.6 / 3.919928) / 7.7, rel=1e-4)
 
 
 def test_map2k1_on_dabrafenib_trametinib_is_mapped_per_component():
@@ -165,17 +176,28 @@ def test_enriched_pre_existing_subclone_is_a_pre_existing_mechanism():
 
 
 # -- acquisition statistics ---------------------------------------------------------------------------
-def test_acquired_needs_a_baseline_that_would_have_seen_it():
-    # progression tissue VAF 0.2 at purity 0.5 -> CCF ~0.8; baseline tissue (purity 0.5, 400x) expects
-    # VAF ~0.17: 0 reads has probability ~(1-0.17)^400 ~ 1e-32 -> acquired
-    deep = classify(make_patient("osimertinib", acquired_snv("EGFR", 55181398, "p.Cys797Ser"))).alterations
+def test_acquired_needs_a_baseline_that_excludes_a_one_percent_subclone():
+    # 0 ALT fragments in 2000 tissue (purity 0.5) + 4000 plasma (TF lower bound 0.1804) fragments: at CCF 0.5 % the
+    # expected count is 0.005 x 860.8 = 4.30, P(0) = exp(-4.30) = 0.0135 < 0.05 -> acquired; bound 3.0/860.8
+    deep = classify(make_patient("osimertinib", acquired_snv("EGFR", 55181398, "p.Cys797Ser",
+                                                             base_depth=DEEP_BASELINE))).alterations
     row = deep.set_index("gene").loc["EGFR"]
-    assert row["acquisition"] == "acquired" and row["acquisition_p"] < 1e-10
-    # a 4x baseline could easily have missed it: (1-0.17)^8 (tissue 4x + plasma 4x) > 0.05 -> indeterminate
+    assert row["acquisition"] == "acquired" and row["acquisition_p"] == pytest.approx(math.exp(-4.304), rel=0.02)
+    assert row["baseline_ccf_upper"] == pytest.approx(-math.log(0.05) / 860.8, rel=0.01)
+    # the old null ("present at its progression level", CCF ~0.8) would have called 400x + 1000x acquired; against
+    # 0.5 % it cannot: sum 400 x 0.25 + 1000 x 0.0902 = 190.2 -> bound 3.0/190.2 = 1.6 % -> not acquired ...
+    usual = classify(make_patient("osimertinib", acquired_snv("EGFR", 55181398, "p.Cys797Ser"))).alterations
+    row = usual.set_index("gene").loc["EGFR"]
+    assert row["acquisition"] == "emerged" and row["acquisition_p"] > 0.05
+    assert row["baseline_ccf_upper"] == pytest.approx(-math.log(0.05) / 190.2, rel=0.01)
+    # ... but enriched (so `emerged`): progression CCF >= 2 x (0.2 - 1.96 x 0.02) / 0.5 = 0.64 (the helper's
+    # interval) > 0.016
+    assert bool(row["enriched"])
+    # a 4x baseline says nothing: bound far above 0.5 %
     shallow = classify(make_patient("osimertinib", acquired_snv("EGFR", 55181398, "p.Cys797Ser",
                                                                 base_depth=(4, 4)))).alterations
     row = shallow.set_index("gene").loc["EGFR"]
-    assert row["acquisition"] == "indeterminate" and row["acquisition_p"] > 0.05
+    assert row["acquisition"] == "indeterminate" and row["acquisition_p"] > 0.9 and row["baseline_ccf_upper"] > 0.5
     # no baseline sample at all
     no_base = [s for s in SAMPLES if s[2] != "baseline"]
     res = classify(make_patient("osimertinib", acquired_snv("EGFR", 55181398, "p.Cys797Ser"), samples=no_base))

@@ -15,7 +15,7 @@ import pyarrow as pa
 from .schema import TIMEPOINTS, field_doc
 
 KINDS = ["snv", "mnv", "indel", "amplification", "deep_deletion", "fusion"]
-ACQUISITIONS = ["acquired", "pre_existing", "indeterminate"]
+ACQUISITIONS = ["acquired", "emerged", "pre_existing", "indeterminate"]
 RELEVANCE = ["mechanism", "target_gene_unmatched", "none"]
 TUMOUR_TYPES = ["tissue", "plasma"]
 
@@ -53,20 +53,33 @@ for _tp in TIMEPOINTS:
                       "copy-number stage had none; null for sequence variants / fusions", unit="copies"),
         ]
 _fields += [
-    field_doc("acquisition", pa.string(), "acquired: absent before treatment although the baseline samples would have "
-              "revealed it at its progression level (P < 0.05, see acquisition_p); pre_existing: called in a baseline "
-              "sample; indeterminate: otherwise (no baseline sample, traces below the calling threshold, or baseline "
-              "too shallow / too little tumour to tell)", nullable=False, allowed=ACQUISITIONS),
-    field_doc("acquisition_p", pa.float64(), "probability of the baseline observations (at most the observed alt "
-              "fragments, jointly over baseline samples) if the alteration had been present at baseline at its "
-              "progression cancer-cell fraction; acquired when < 0.05", unit="probability"),
+    field_doc("acquisition", pa.string(), "acquired: not called at baseline and the baseline samples jointly exclude "
+              "its presence there at >= 0.5 % cancer-cell fraction (baseline_ccf_upper < 0.005, "
+              "classify.acquisition.ACQUIRED_MAX_CCF); pre_existing: called in a baseline sample; emerged: not "
+              "called at baseline, a >= 0.5 % subclone not excluded, but the CCF rose beyond chance (enriched: "
+              "selected under treatment); indeterminate: otherwise (no baseline sample or tumour content, traces "
+              "below the calling threshold, or a baseline too shallow / too poor in tumour to exclude a 0.5 % "
+              "subclone, and no proven rise) — indeterminate alterations do not count as mechanisms in the cohort "
+              "summary", nullable=False, allowed=ACQUISITIONS),
+    field_doc("acquisition_p", pa.float64(), "p-value of 'present at baseline at 0.5 % CCF': probability of at most "
+              "the observed baseline ALT fragments (pooled over baseline samples, exact sum of binomials; Poisson "
+              "for fusions) at that CCF; acquired when < 0.05; null for pre-existing and copy-number alterations",
+              unit="probability"),
+    field_doc("baseline_ccf_upper", pa.float64(), "one-sided 95 % upper bound of the cancer-cell fraction at "
+              "baseline, joint over all baseline samples (variants: exact inversion of the pooled ALT count with "
+              "expected VAF CCF x tumour content / 2 per sample; fusions: pooled Poisson fragments scaled from the "
+              "progression sample; copy number: inverse-variance pooled copy number vs the level where it was "
+              "called); plasma tumour content at its lower 95 % bound; null when no baseline sample is evaluable",
+              unit="fraction"),
     field_doc("acquisition_basis", pa.string(), "the statistical basis of `acquisition`, in words with the numbers",
               nullable=False),
     field_doc("ccf_baseline", pa.float64(), "cancer-cell fraction estimate at baseline, 2*VAF/tumour content "
               "(highest over baseline samples; heterozygous diploid assumption)", unit="fraction"),
     field_doc("ccf_progression", pa.float64(), "cancer-cell fraction estimate at progression (same model)", unit="fraction"),
-    field_doc("enriched", pa.bool_(), "the cancer-cell fraction rose from baseline to progression beyond the 95% "
-              "intervals (lower bound at progression > upper bound at baseline); null when not estimable"),
+    field_doc("enriched", pa.bool_(), "the cancer-cell fraction rose from baseline to progression beyond chance: the "
+              "lower 95% bound at progression exceeds baseline_ccf_upper (fusions: conditional two-Poisson test of "
+              "baseline vs progression fragments, p < 0.05; copy number: baseline_ccf_upper < 1); null when not "
+              "estimable"),
     field_doc("at_progression", pa.bool_(), "called in at least one progression sample", nullable=False),
     field_doc("first_detected_day", pa.int32(), "collection day of the first sample in which it was called",
               unit="days from treatment start"),

@@ -37,13 +37,19 @@ SCHEMA = pa.schema([
     field_doc("alteration_id", pa.string(), "key of the alteration in the alterations table"),
     field_doc("kind", pa.string(), "alteration kind", allowed=KINDS),
     field_doc("acquisition", pa.string(), "acquisition of the alteration (alterations table)", allowed=ACQUISITIONS),
+    field_doc("enriched", pa.bool_(), "the alteration's cancer-cell fraction rose from baseline to progression beyond "
+              "chance (alterations table); an alteration not called at baseline that rose so is 'emerged'"),
     field_doc("phase", pa.string(), "for compound on-target mutations (two or more in the drug's target gene at "
               "progression): cis / trans from fragments spanning both positions, unknown when too few span both; "
               "na otherwise", nullable=False, allowed=PHASES),
     field_doc("phase_evidence", pa.string(), "partner mutation and fragment counts behind `phase` (both alt / "
               "only this / only partner)"),
+    field_doc("compound_id", pa.string(), "for mutations phased in cis: the '+'-joined sorted alteration IDs of the "
+              "compound (the same on each of its rows); a cis compound is ONE mechanism in multiple_mechanisms and "
+              "the cohort summary; null otherwise"),
     field_doc("multiple_mechanisms", pa.bool_(), "the patient has more than one mechanism alteration (polyclonal or "
-              "compound resistance); false for unknown rows", nullable=False),
+              "compound resistance in trans / unknown phase; a cis compound is one mechanism); false for unknown "
+              "rows", nullable=False),
     field_doc("evidence", pa.string(), "why: the knowledge-base rule (scope, pattern, evidence status V/R/D, source) "
               "and the observations (samples, VAF, copy number, acquisition basis)", nullable=False),
     field_doc("citation", pa.string(), "citation(s) of the knowledge-base fact behind the classification"),
@@ -51,7 +57,8 @@ SCHEMA = pa.schema([
               unit="days from treatment start"),
     field_doc("progression_day", pa.int32(), "day of clinical (radiological) progression", unit="days from treatment start"),
     field_doc("lead_time_days", pa.int32(), "molecular lead time: progression_day - first_plasma_day (positive = seen "
-              "in plasma before clinical progression; resistance-biology.md §4)", unit="days"),
+              "in plasma before clinical progression; resistance-biology.md §4); null for pre-existing alterations "
+              "(called at baseline: their first plasma detection is no lead)", unit="days"),
     field_doc("note", pa.string(), "explanation of ambiguous cases (indeterminate acquisition, unresolved phase, "
               "why a patient is unknown / non-informative)"),
 ])

@@ -6,53 +6,50 @@ alterations (resistance-biology.md §2 rule 9); gene-level ``amplification`` / `
 calls from the copy-number parts; ``fusion`` events from the fusion tables. "Present" in a
 sample means *called* there (status ``called``; a copy-number call; a reported fusion).
 
-Acquisition (resistance-biology.md §2 rule 3), with its statistical basis
--------------------------------------------------------------------------
-* ``pre_existing``: called in a baseline sample.
-* ``acquired``: not called at baseline, AND the baseline samples would have revealed it at its
-  post-treatment level. For sequence variants the level is the cancer-cell fraction
-  c = 2 x VAF / tumour content, taken at the LOWER 95 % bound of the VAF (vaf_ci_low) of the
-  sample where it is highest — a conservative level, so a noisy high VAF cannot make a baseline
-  look more sensitive than it was. The expected baseline VAF is e = c x tc_baseline / 2, and
-  acquisition_p = prod over baseline samples of P(X <= alt_b | Binomial(depth_b, e_b)), the
-  probability of seeing no more ALT fragments than observed if the alteration had been there.
-  ``acquired`` when acquisition_p < :data:`ACQUIRED_P` = 0.05 (the usual 5 % error rate: at most a
-  1-in-20 chance that a present subclone of that size was missed). Without tumour content for
-  a sample the VAF is compared unscaled with the same sample type's VAF.
-  Copy number: acquired when a baseline sample's 95 % copy-number interval excludes the call
-  (upper bound < 5 copies for an amplification, lower bound >= 0.5 for a deep deletion) — one
-  informative baseline suffices, as one deep sample does for variants; a low-tumour-fraction
-  plasma with a wide interval neither proves nor disproves it, nor does a sample without copy
-  number (plasma below the 3 % tumour-fraction floor). Calls, copy numbers and intervals are the
-  copy-number stage's as written (plasma already adjusted for its tumour fraction; thresholds
-  ``AMP_CN``/``DEEP_CN`` from its public API): the classifier has no copy-number formula.
-  Fusions (no depth at the breakpoint): supporting fragments are Poisson with mean
-  lambda_b = fragments_progression x tc_b / tc_progression (same sample type, similar depth);
-  acquisition_p = prod exp(-lambda_b).
-* ``indeterminate``: no baseline sample; traces at baseline below the calling threshold
-  (status detected_below_threshold: some evidence it was there, not enough to call); or
-  acquisition_p >= 0.05 (the baseline was too shallow or had too little tumour to tell).
+Acquisition (resistance-biology.md §2 rule 3): tested against "present at baseline"
+-----------------------------------------------------------------------------------
+Every alteration gets ``baseline_ccf_upper``, the one-sided 95 % upper bound of its cancer-cell
+fraction at baseline, JOINT over all baseline samples (:mod:`.acquisition`: exact test inversion
+of the pooled ALT count for variants, pooled Poisson fragments for fusions, inverse-variance
+pooled copy number for copy-number changes). Tumour content for these bounds is the tissue
+purity, or the LOWER 95 % bound of an estimated tumour fraction (an over-estimated tumour
+fraction would make a baseline look more sensitive than it was).
 
-Enrichment: the CCF at progression is "enriched" when its lower 95 % bound exceeds the upper
-bound at baseline (both from Wilson intervals of the VAF scaled by tumour content).
+* ``pre_existing``: called in a baseline sample.
+* ``acquired``: not called at baseline, no sub-threshold traces there, and baseline_ccf_upper <
+  :data:`~.acquisition.ACQUIRED_MAX_CCF` (0.5 %): the baseline excludes a subclone of >= 0.5 % CCF.
+  ``acquisition_p`` = P(baseline observations | present at 0.5 % CCF) < 0.05.
+* ``emerged``: not called at baseline, the baseline cannot exclude a >= 0.5 % subclone, but the
+  CCF rose beyond chance (``enriched``): selected under treatment, whether from a minor subclone
+  below the baseline bound or de novo. It is a resistance mechanism (it expanded under the drug);
+  it is not ``acquired`` (pre-existence is not excluded).
+* ``indeterminate``: otherwise — no baseline sample or no tumour content; traces below the
+  calling threshold at baseline (status detected_below_threshold) without a proven rise; or a
+  baseline too shallow / too poor in tumour to exclude 0.5 % CCF and no proven rise. Neither
+  acquired nor shown selected: not counted as a mechanism in the cohort summary.
+
+``enriched``: the CCF rose beyond chance — the lower 95 % bound at progression (Wilson bound of the
+VAF scaled by tumour content, highest over progression samples) exceeds baseline_ccf_upper; for
+fusions the conditional two-Poisson test of baseline vs progression fragments (p < 0.05); for
+copy number baseline_ccf_upper < 1 (below the level where it was called, which is the tumour copy
+number of a clonal change). Copy-number calls, copy numbers and intervals are the copy-number
+stage's as written (plasma already adjusted for its tumour fraction, docs/copynumber.md): the
+classifier has no copy-number formula.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
-from scipy.stats import binom
 
 from ..atlas.schema import TIMEPOINTS
-from ..copynumber import AMP_CN, DEEP_CN
 from ..knowledge.resistance import load_kb, to_one_letter
+from .acquisition import (ACQUIRED_MAX_CCF, ALPHA, cn_ccf_upper, fusion_ccf_upper, fusion_enrichment_p, fusion_p_at,
+                          variant_ccf_upper, variant_p_at)
 from .ctdna import somatic
 from .patient import PatientData
 
-#: acquisition_p below which an alteration absent at baseline is called acquired (module docstring).
-ACQUIRED_P = 0.05
 SEQ_KINDS = ("snv", "mnv", "indel")
 
 
@@ -87,9 +84,10 @@ def cn_observations(pat: PatientData) -> pd.DataFrame:
 
 
 class _Builder:
-    def __init__(self, pat: PatientData, tc: dict[str, float | None]) -> None:
+    def __init__(self, pat: PatientData, tc: dict[str, float | None], tc_low: dict[str, float | None]) -> None:
         self.pat = pat
         self.tc = tc
+        self.tc_low = tc_low
         ts = pat.tumour_samples
         self.meta = {r.sample_id: r for r in ts.itertuples()}
         self.baseline = [s for s, r in self.meta.items() if r.timepoint == "baseline"]
@@ -123,6 +121,17 @@ class _Builder:
         return {"acquisition": "pre_existing", "acquisition_p": None,
                 "acquisition_basis": f"called at baseline in {', '.join(hits)} ({what})"}
 
+    @staticmethod
+    def _decide(upper: float, p: float, text: str, n: int) -> dict:
+        basis = (f"{text}; baseline CCF <= {upper:.2%} (one-sided 95 % bound over {n} baseline sample"
+                 f"{'s' if n > 1 else ''} jointly); P(baseline observations | CCF {ACQUIRED_MAX_CCF:.1%}) = {p:.2g}")
+        if p < ALPHA:
+            return {"acquisition": "acquired", "acquisition_p": p,
+                    "acquisition_basis": f"{basis} < {ALPHA}: absent before treatment"}
+        return {"acquisition": "indeterminate", "acquisition_p": p,
+                "acquisition_basis": f"{basis} >= {ALPHA}: the baseline cannot exclude a pre-existing subclone of "
+                                     f">= {ACQUIRED_MAX_CCF:.1%} CCF"}
+
     # -- sequence variants ------------------------------------------------------------------------
     def variants(self) -> list[dict]:
         v = somatic(self.pat.variants)
@@ -140,8 +149,10 @@ class _Builder:
                    "consequence": first["consequence"]}
             vaf = {s: float(r.vaf) for s, r in by.items() if r.depth > 0 and not pd.isna(r.vaf)}
             row.update(self._timepoint_cols(present, vaf, {}))
-            row.update(self._ccf(by))
-            row.update(self._pre_existing(present, self._reads(by, self.baseline)) or self._seq_acquisition(by, present))
+            bound = self._seq_bound(by)
+            row.update(self._ccf(by, bound))
+            row.update(self._pre_existing(present, self._reads(by, self.baseline))
+                       or self._seq_acquisition(by, bound))
             out.append(row)
         return out
 
@@ -156,56 +167,44 @@ class _Builder:
             return None
         return min(1.0, 2.0 * float(val) / t)
 
-    def _ccf(self, by: dict) -> dict:
+    def _seq_bound(self, by: dict) -> tuple[float, float, str, int] | None:
+        """(baseline_ccf_upper, P at ACQUIRED_MAX_CCF, counts in words, n) over the evaluable baseline samples."""
+        alt, depth, tc, parts = [], [], [], []
+        for s in self.baseline:
+            r, t = by.get(s), self.tc_low.get(s)
+            if r is None or r.depth <= 0 or not t:
+                continue
+            alt.append(int(r.alt_reads))
+            depth.append(int(r.depth))
+            tc.append(float(t))
+            parts.append(f"{s}: {r.alt_reads}/{r.depth} fragments at tumour content {t:.3f}")
+        if not depth:
+            return None
+        return (variant_ccf_upper(alt, depth, tc), variant_p_at(ACQUIRED_MAX_CCF, alt, depth, tc), "; ".join(parts),
+                len(depth))
+
+    def _ccf(self, by: dict, bound: tuple | None) -> dict:
         def best(tp: str, col: str) -> float | None:
             xs = [self._ccf_of(r, col) for s, r in by.items() if self.meta[s].timepoint == tp]
             xs = [x for x in xs if x is not None]
             return max(xs) if xs else None
 
         b, p = best("baseline", "vaf"), best("progression", "vaf")
-        b_hi, p_lo = best("baseline", "vaf_ci_high"), best("progression", "vaf_ci_low")
+        b_hi, p_lo = (None if bound is None else bound[0]), best("progression", "vaf_ci_low")
         enriched = None if b_hi is None or p_lo is None else bool(p_lo > b_hi)
-        return {"ccf_baseline": b, "ccf_progression": p, "enriched": enriched}
+        return {"ccf_baseline": b, "ccf_progression": p, "baseline_ccf_upper": b_hi, "enriched": enriched}
 
-    def _seq_acquisition(self, by: dict, present: dict[str, bool]) -> dict:
+    def _seq_acquisition(self, by: dict, bound: tuple | None) -> dict:
         if not self.baseline:
             return _indet("no baseline sample")
         traces = [s for s in self.baseline if s in by and by[s].status == "detected_below_threshold"]
         if traces:
             return _indet(f"traces at baseline below the calling threshold ({self._reads(by, traces)}): possibly a "
                           "pre-existing subclone")
-        later = [by[s] for s in by if present.get(s) and s not in self.baseline]
-        ccfs = [(self._ccf_of(r, "vaf_ci_low"), r) for r in later]
-        ccfs = [(c, r) for c, r in ccfs if c]
-        ref_ccf, ref = max(ccfs, key=lambda cr: cr[0]) if ccfs else (None, None)
-        p_total, parts = 1.0, []
-        for s in self.baseline:
-            r = by.get(s)
-            if r is None or r.depth <= 0:
-                continue
-            t = self.tc.get(s)
-            if ref_ccf is not None and t:
-                e = min(0.5, ref_ccf * t / 2.0)
-            else:   # no tumour content: compare with the same sample type's lower VAF bound
-                same = [x.vaf_ci_low for x in later if self.meta[x.sample_id].sample_type == self.meta[s].sample_type]
-                if not same:
-                    continue
-                e = float(max(same))
-            if e <= 0:
-                continue
-            p = float(binom.cdf(int(r.alt_reads), int(r.depth), e))
-            p_total *= p
-            parts.append(f"{s}: {r.alt_reads}/{r.depth} fragments, expected VAF {e:.4f}")
-        if not parts:
+        if bound is None:
             return _indet("baseline samples not evaluable (no depth or unknown tumour content)")
-        level = (f"CCF >= {ref_ccf:.2f} (lower 95% bound in {ref.sample_id})" if ref is not None
-                 else "the later VAF (tumour content unknown)")
-        basis = (f"not detected at baseline ({'; '.join(parts)}); at {level} P(baseline observations) = "
-                 f"{p_total:.2g}")
-        if p_total < ACQUIRED_P:
-            return {"acquisition": "acquired", "acquisition_p": p_total, "acquisition_basis": f"{basis} < {ACQUIRED_P}"}
-        return {"acquisition": "indeterminate", "acquisition_p": p_total,
-                "acquisition_basis": f"{basis} >= {ACQUIRED_P}: the baseline could have missed it"}
+        upper, p, text, n = bound
+        return self._decide(upper, p, f"not called at baseline ({text})", n)
 
     # -- copy number ------------------------------------------------------------------------------
     def copy_number(self) -> list[dict]:
@@ -222,27 +221,51 @@ class _Builder:
                 row = {"alteration_id": f"{gene}:{call}", "kind": call, "gene": gene, "chrom": first["chrom"],
                        "pos": None if pd.isna(first["start"]) else int(first["start"])}
                 row.update(self._timepoint_cols(present, {}, cn))
-                row.update(ccf_baseline=None, ccf_progression=None, enriched=None)
+                upper = self._cn_bound(by, call, present)
+                row.update(ccf_baseline=None, ccf_progression=None, baseline_ccf_upper=upper,
+                           enriched=None if upper is None else bool(upper < 1.0))
                 what = "; ".join(f"{s}: {cn[s]:.1f} copies" for s in self.baseline if s in cn)
-                row.update(self._pre_existing(present, what) or self._cn_acquisition(by, call))
+                row.update(self._pre_existing(present, what) or self._cn_acquisition(by, call, upper))
                 out.append(row)
         return out
 
-    def _cn_acquisition(self, by: dict, call: str) -> dict:
+    def _cn_level(self, by: dict, call: str, present: dict[str, bool]) -> float | None:
+        """Tumour copy number where the change is called outside baseline (conservative interval end)."""
+        ends = [r.cn_lo if call == "amplification" else r.cn_hi for s, r in by.items()
+                if present.get(s) and s not in self.baseline]
+        ends = [float(x) for x in ends if x is not None and not pd.isna(x)]
+        if not ends:
+            return None
+        return max(ends) if call == "amplification" else min(ends)
+
+    def _cn_bound(self, by: dict, call: str, present: dict[str, bool]) -> float | None:
+        level = self._cn_level(by, call, present)
+        ev = [by[s] for s in self.baseline if s in by and by[s].cn_lo is not None and by[s].cn_hi is not None
+              and not pd.isna(by[s].cn_lo) and not pd.isna(by[s].cn_hi)]
+        if level is None or not ev:
+            return None
+        try:
+            return cn_ccf_upper([r.cn for r in ev], [r.cn_lo for r in ev], [r.cn_hi for r in ev], level,
+                                deletion=call == "deep_deletion")
+        except ValueError:
+            return None
+
+    def _cn_acquisition(self, by: dict, call: str, upper: float | None) -> dict:
         if not self.baseline:
             return _indet("no baseline sample")
         ev = [(s, by[s]) for s in self.baseline if s in by and by[s].cn_lo is not None and by[s].cn_hi is not None]
         if not ev:
             return _indet("no baseline copy number (tumour content unknown)")
         text = "; ".join(f"{s}: {r.cn:.1f} copies (95% CI {r.cn_lo:.1f}-{r.cn_hi:.1f})" for s, r in ev)
-        # one baseline sample whose interval excludes it suffices (as one deep sample does for variants);
-        # a low-tumour-fraction plasma with a wide interval adds nothing either way
-        ok = any(r.cn_hi < AMP_CN for _, r in ev) if call == "amplification" else any(r.cn_lo >= DEEP_CN for _, r in ev)
-        limit = f"< {AMP_CN:g} copies" if call == "amplification" else f">= {DEEP_CN:g} copies"
-        if ok:
+        if upper is None:
+            return _indet(f"baseline copy number ({text}) not comparable with the {call} level")
+        basis = (f"not called at baseline ({text}); baseline CCF <= {upper:.2%} (one-sided 95 % bound of the "
+                 f"inverse-variance pooled baseline copy number)")
+        if upper < ACQUIRED_MAX_CCF:
             return {"acquisition": "acquired", "acquisition_p": None,
-                    "acquisition_basis": f"baseline interval excludes the {call} ({text}; bound {limit})"}
-        return _indet(f"baseline interval does not exclude the {call} ({text})")
+                    "acquisition_basis": f"{basis} < {ACQUIRED_MAX_CCF:.1%}: absent before treatment"}
+        return _indet(f"{basis} >= {ACQUIRED_MAX_CCF:.1%}: the baseline cannot exclude a pre-existing subclone of "
+                      f">= {ACQUIRED_MAX_CCF:.1%} CCF")
 
     # -- fusions ----------------------------------------------------------------------------------
     def fusions(self) -> list[dict]:
@@ -261,40 +284,47 @@ class _Builder:
             row = {"alteration_id": f"{ga}::{gb}:{ca}:{int(top['pos_a'])}-{cb}:{int(top['pos_b'])}", "kind": "fusion",
                    "gene": gene, "partner_gene": partner, "chrom": ca, "pos": int(top["pos_a"])}
             row.update(self._timepoint_cols(present, {}, {}))
-            row.update(ccf_baseline=None, ccf_progression=None, enriched=None)
+            row.update(ccf_baseline=None, ccf_progression=None)
             row.update(self._pre_existing(present, "fusion fragments: " + ", ".join(
-                f"{s} {frags[s]}" for s in self.baseline if s in frags)) or self._fusion_acquisition(frags))
+                f"{s} {frags[s]}" for s in self.baseline if s in frags)) or {})
+            row.update(self._fusion_acquisition(frags, row.get("acquisition") is None))
             out.append(row)
         return out
 
-    def _fusion_acquisition(self, frags: dict[str, int]) -> dict:
+    def _fusion_acquisition(self, frags: dict[str, int], decide: bool) -> dict:
+        """baseline_ccf_upper and enriched of a fusion; acquisition too when it was not called at baseline."""
+        out: dict[str, Any] = {"baseline_ccf_upper": None, "enriched": None}
         base = [s for s in self.baseline if s in self.pat.fusion_samples]
-        if not base:
-            return _indet("no baseline sample with a fusion scan")
-        ref = max(frags, key=lambda s: frags[s])
-        t_ref = self.tc.get(ref)
-        p_total, parts = 1.0, []
+        later = {s: n for s, n in frags.items() if s not in self.baseline}
+        if not base or not later:
+            return out | (_indet("no baseline sample with a fusion scan") if decide else {})
+        ref = max(later, key=lambda s: later[s])
+        t_ref = self.tc_low.get(ref)
+        kappa, count, parts = [], 0, []
         for s in base:
-            same = self.meta[s].sample_type == self.meta[ref].sample_type
-            t = self.tc.get(s)
-            if not same or not t or not t_ref:
+            t = self.tc_low.get(s)
+            if self.meta[s].sample_type != self.meta[ref].sample_type or not t or not t_ref:
                 continue
-            lam = frags[ref] * t / t_ref
-            p_total *= math.exp(-lam)
-            parts.append(f"{s}: 0 fragments, expected {lam:.1f}")
-        if not parts:
-            return _indet("no comparable baseline sample (same type, known tumour content)")
-        basis = f"not detected at baseline ({'; '.join(parts)}, from {frags[ref]} in {ref}); P = {p_total:.2g}"
-        if p_total < ACQUIRED_P:
-            return {"acquisition": "acquired", "acquisition_p": p_total, "acquisition_basis": f"{basis} < {ACQUIRED_P}"}
-        return {"acquisition": "indeterminate", "acquisition_p": p_total, "acquisition_basis": f"{basis} >= {ACQUIRED_P}"}
+            kappa.append(later[ref] * t / t_ref)
+            count += int(frags.get(s, 0))
+            parts.append(f"{s}: {frags.get(s, 0)} fragments, {kappa[-1]:.1f} expected if clonal")
+        if not kappa:
+            return out | (_indet("no comparable baseline sample (same type, known tumour content)") if decide else {})
+        out["baseline_ccf_upper"] = upper = fusion_ccf_upper(count, kappa)
+        p_enr = fusion_enrichment_p(count, later[ref], sum(kappa) / later[ref])
+        out["enriched"] = bool(p_enr < ALPHA)
+        if not decide:
+            return out
+        text = f"not called at baseline ({'; '.join(parts)}; {later[ref]} fragments in {ref})"
+        return out | self._decide(upper, fusion_p_at(ACQUIRED_MAX_CCF, count, kappa), text, len(kappa))
 
 
 def _indet(why: str) -> dict:
     return {"acquisition": "indeterminate", "acquisition_p": None, "acquisition_basis": why}
 
 
-def build_alterations(pat: PatientData, tc: dict[str, float | None]) -> pd.DataFrame:
+def build_alterations(pat: PatientData, tc: dict[str, float | None],
+                      tc_low: dict[str, float | None] | None = None) -> pd.DataFrame:
     """The patient's alterations (one row each; columns of the ``alterations`` schema, raw patient ID).
 
     Parameters
@@ -303,10 +333,33 @@ def build_alterations(pat: PatientData, tc: dict[str, float | None]) -> pd.DataF
         The patient's inputs.
     tc
         Tumour content per tumour sample (:func:`unlock_atlas.classify.ctdna.tumour_content`).
+    tc_low
+        Conservative tumour content for the baseline bounds (:func:`tumour_content_low`); default ``tc``.
     """
-    b = _Builder(pat, tc)
+    b = _Builder(pat, tc, tc if tc_low is None else tc_low)
     rows = b.variants() + b.copy_number() + b.fusions()
+    for r in rows:  # indeterminate but shown to have risen beyond chance: emerged (module docstring)
+        if r.get("acquisition") == "indeterminate" and r.get("enriched") is True:
+            r["acquisition"] = "emerged"
+            r["acquisition_basis"] = f"{r.get('acquisition_basis')}; the CCF rose beyond chance (enriched): emerged"
     df = pd.DataFrame(rows)
     if len(df):
         df.insert(0, "patient_id", pat.patient_id)
     return df
+
+
+def tumour_content_low(tf: pd.DataFrame, pat: PatientData, tc: dict[str, float | None]) -> dict[str, float | None]:
+    """Tumour content for the baseline CCF bounds: tissue purity when given (no interval), else the lower 95 %
+    bound of the estimated tumour fraction (``tf_ci_low`` of :func:`~.ctdna.tumour_fractions`), never above
+    ``tc``; ``None`` (not evaluable) when that bound is 0 or missing."""
+    low = dict(zip(tf["sample_id"], tf["tf_ci_low"])) if len(tf) and "tf_ci_low" in tf else {}
+    out: dict[str, float | None] = {}
+    for s in pat.tumour_samples.itertuples():
+        t = tc.get(s.sample_id)
+        has_purity = s.sample_type == "tissue" and s.purity is not None and not pd.isna(s.purity) and s.purity > 0
+        if t is None or has_purity:
+            out[s.sample_id] = t
+            continue
+        lo = low.get(s.sample_id)
+        out[s.sample_id] = None if lo is None or pd.isna(lo) or lo <= 0 else min(float(t), float(lo))
+    return out

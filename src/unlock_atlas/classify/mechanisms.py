@@ -6,8 +6,9 @@ progression is looked up in the knowledge base against EACH component drug of th
 "a label belongs to a gene–drug pair, not to a gene"). A match is a mechanism when the
 alteration is
 
-* ``acquired`` or ``indeterminate`` (an indeterminate one is kept and labelled, with the reason
-  in ``note`` — ambiguous cases are explained, not guessed), or
+* ``acquired``, ``emerged`` or ``indeterminate`` (an indeterminate one is kept and labelled, with
+  the reason in ``note`` — ambiguous cases are explained, not guessed — but not counted in the
+  cohort summary), or
 * ``pre_existing`` AND either enriched at progression (a resistant subclone that expanded under
   the drug) or the patient's resistance is ``primary`` (an alteration present before the drug
   explains a drug that never worked, §2 rule 3). A stable pre-existing alteration in a patient
@@ -89,7 +90,7 @@ def kb_matches(a: dict, pat: PatientData, kb: ResistanceKB) -> list[KBMatch]:
 def _eligible(a: dict, rtype: str) -> bool:
     if not a["at_progression"]:
         return False
-    if a["acquisition"] in ("acquired", "indeterminate"):
+    if a["acquisition"] in ("acquired", "emerged", "indeterminate"):
         return True
     return bool(_v(a.get("enriched"))) or rtype == "primary"
 
@@ -113,9 +114,13 @@ def _row(pat: PatientData, a: dict | None, **kw: Any) -> dict:
            "progression_day": pat.progression_day}
     if a is not None:
         fpd = _v(a.get("first_plasma_day"))
+        # lead time only for alterations NOT present at baseline: a baseline call is not a molecular lead
+        lead = (None if fpd is None or pat.progression_day is None or a["acquisition"] == "pre_existing"
+                else pat.progression_day - int(fpd))
+        enr = _v(a.get("enriched"))
         row.update(gene=_v(a.get("gene")), alteration=alteration_label(a), alteration_id=a["alteration_id"],
-                   kind=a["kind"], acquisition=a["acquisition"], first_plasma_day=fpd,
-                   lead_time_days=None if fpd is None or pat.progression_day is None else pat.progression_day - int(fpd))
+                   kind=a["kind"], acquisition=a["acquisition"], first_plasma_day=fpd, lead_time_days=lead,
+                   enriched=None if enr is None else bool(enr))
         if a["acquisition"] == "indeterminate":
             row["note"] = f"acquisition indeterminate: {a['acquisition_basis']}"
     row.update(kw)
@@ -147,7 +152,7 @@ def classify_patient(pat: PatientData, alterations: pd.DataFrame, tf: pd.DataFra
     for i, a in enumerate(records):
         matches = kb_matches(a, pat, kb)
         if not matches:
-            if (a["acquisition"] == "acquired" and _v(a.get("gene")) in pat.regimen.targets
+            if (a["acquisition"] in ("acquired", "emerged") and _v(a.get("gene")) in pat.regimen.targets
                     and _protein_altering(a)):
                 alts.loc[alts.index[i], "resistance_relevance"] = "target_gene_unmatched"
             continue
@@ -164,7 +169,8 @@ def classify_patient(pat: PatientData, alterations: pd.DataFrame, tf: pd.DataFra
                              subclass=m.mechanism, evidence=evidence, citation=m.citation))
     rows += _lineage_rows(pat, alts)
     _phase(rows, records, pat, kb)
-    distinct = {r.get("alteration_id") or r.get("alteration") for r in rows}
+    # a cis compound (one molecule carrying both changes) is ONE mechanism
+    distinct = {r.get("compound_id") or r.get("alteration_id") or r.get("alteration") for r in rows}
     for r in rows:
         r["multiple_mechanisms"] = len(distinct) > 1
     if not rows:
@@ -229,6 +235,7 @@ def _phase(rows: list[dict], records: list[dict], pat: PatientData, kb: Resistan
             on_target[a["alteration_id"]] = a
     bams = [pat.bams[s] for s in pat.tumour_samples["sample_id"] if s in pat.bams]
     cache: dict[tuple[str, str], PhaseResult | None] = {}
+    cis: dict[str, str] = {}     # union-find parent over alteration IDs phased in cis
     for r in rows:
         a = on_target.get(r.get("alteration_id"))
         if a is None:
@@ -254,6 +261,28 @@ def _phase(rows: list[dict], records: list[dict], pat: PatientData, kb: Resistan
         if r["phase"] == "unknown":
             r["note"] = "; ".join(x for x in (r.get("note"), "phase unresolved: too few fragments span both "
                                               "positions or a mixture (see phase_evidence)") if x)
+        if r["phase"] == "cis":
+            cis[_root(cis, key[0])] = _root(cis, key[1])
+    _compound_ids(rows, cis)
+
+
+def _root(parent: dict[str, str], x: str) -> str:
+    while parent.get(x, x) != x:
+        x = parent[x]
+    return x
+
+
+def _compound_ids(rows: list[dict], parent: dict[str, str]) -> None:
+    """``compound_id`` = the '+'-joined sorted alteration IDs of each group of mutations phased in cis."""
+    groups: dict[str, set[str]] = {}
+    for x in list(parent):
+        groups.setdefault(_root(parent, x), set()).add(x)
+    for x, p in list(parent.items()):
+        groups.setdefault(_root(parent, p), set()).add(p)
+    ids = {m: "+".join(sorted(g)) for g in groups.values() if len(g) > 1 for m in g}
+    for r in rows:
+        if r.get("phase") == "cis" and r.get("alteration_id") in ids:
+            r["compound_id"] = ids[r["alteration_id"]]
 
 
 def _unknown_row(pat: PatientData, tf: pd.DataFrame, alts: pd.DataFrame) -> dict:

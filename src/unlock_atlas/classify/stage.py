@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..atlas.parts import write_part
 from ..atlas.schema import table_schema
-from .alterations import build_alterations
+from .alterations import build_alterations, tumour_content_low
 from .ctdna import tumour_content, tumour_fractions
 from .mechanisms import classify_patient
 from .patient import PatientData
@@ -33,7 +33,8 @@ class PatientResult:
 def classify(pat: PatientData) -> PatientResult:
     """Tumour fractions, alterations and mechanisms of one patient (raw IDs)."""
     tf = tumour_fractions(pat)
-    alts = build_alterations(pat, tumour_content(tf, pat))
+    tc = tumour_content(tf, pat)
+    alts = build_alterations(pat, tc, tumour_content_low(tf, pat, tc))
     mech, alts = classify_patient(pat, alts, tf)
     return PatientResult(tf, alts, mech)
 

@@ -12,6 +12,14 @@ mutations, of which 15 bypass and 2 on-target"):
   counted with patients instead); a combination classified per component drug counts once, as
   on_target if it is on-target for any component (it hits a target of the regimen), else bypass,
   else other;
+* a cis compound (mutations phased on the same molecules, ``compound_id``) is ONE mechanism
+  (e.g. EGFR T790M + C797S in cis: one molecule resists; in trans they are two clones);
+* an alteration whose acquisition is ``indeterminate`` (neither acquired nor ``emerged``: the
+  baseline could not exclude a pre-existing subclone of >= 0.5 % CCF and its CCF was not shown to
+  rise) is NOT counted; ``emerged`` ones (the CCF rose beyond chance: selected by the drug whether
+  it pre-existed at a low level or not) are; the excluded ones are reported as
+  ``resistance_alterations_indeterminate``;
+* lead time is counted only for alterations not present at baseline (``pre_existing`` excluded);
 * ``n`` is the denominator or population of each metric, given in :data:`METRICS`.
 """
 
@@ -49,17 +57,37 @@ METRICS: dict[str, tuple[str, str]] = {
     "tissue_plasma_concordance": ("fraction", "pooled share of somatic mutations called in a tissue biopsy that are "
                                   "also called in the plasma sample of the same timepoint; n = those tissue mutations"),
     "median_lead_time_days": ("days", "median molecular lead time (progression day minus first plasma detection) "
-                              "of resistance alterations seen in plasma; n = those alterations"),
+                              "of counted resistance alterations seen in plasma and not present at baseline "
+                              "(pre-existing ones excluded); n = those alterations"),
+    "resistance_alterations_indeterminate": (
+        "alterations", "knowledge-base resistance alterations at progression whose acquisition is indeterminate "
+        "(neither acquired nor emerged): listed in the mechanisms table but NOT counted in the resistance_alterations_* "
+        "and patients_* metrics; n = progressed patients"),
 }
 
 
+def _col(m: pd.DataFrame, name: str) -> pd.Series:
+    return m[name] if name in m.columns else pd.Series([None] * len(m), index=m.index, dtype=object)
+
+
+def _excluded(m: pd.DataFrame) -> pd.Series:
+    """Alteration rows that are not counted: acquisition indeterminate (neither acquired nor shown
+    to have emerged under treatment; classify/alterations.py)."""
+    return (_col(m, "acquisition") == "indeterminate") & m["alteration_id"].notna()
+
+
+def _unit(m: pd.DataFrame) -> pd.Series:
+    """The mechanism a row counts towards: its cis compound, else its alteration (else its label)."""
+    return _col(m, "compound_id").fillna(m["alteration_id"]).fillna(m["alteration"].astype(str))
+
+
 def _alteration_classes(mech: pd.DataFrame) -> pd.Series:
-    """(patient_id, alteration_id) -> on_target / bypass / other, one per distinct alteration."""
+    """(patient_id, mechanism unit) -> on_target / bypass / other, one per distinct alteration / cis compound."""
     m = mech[mech["class"].isin(["on_target", "bypass", "other"]) & mech["alteration_id"].notna()]
     if m.empty:
         return pd.Series(dtype=object)
     rank = {"on_target": 0, "bypass": 1, "other": 2}
-    best = m.assign(r=m["class"].map(rank)).groupby(["patient_id", "alteration_id"])["r"].min()
+    best = m.assign(r=m["class"].map(rank), unit=_unit(m)).groupby(["patient_id", "unit"])["r"].min()
     inv = {v: k for k, v in rank.items()}
     return best.map(inv)
 
@@ -68,6 +96,9 @@ def _metrics_for(pats: pd.DataFrame, samples: pd.DataFrame, mech: pd.DataFrame, 
     ids = set(pats["patient_id"])
     s = samples[samples["patient_id"].isin(ids)]
     m = mech[mech["patient_id"].isin(ids)] if len(mech) else mech
+    excluded = m[_excluded(m)] if len(m) else m
+    n_indet = len(excluded.assign(unit=_unit(excluded)).drop_duplicates(["patient_id", "unit"])) if len(excluded) else 0
+    m = m[~_excluded(m)] if len(m) else m
     c = ctdna[ctdna["patient_id"].isin(ids)] if len(ctdna) else ctdna
     progressed = pats[pats["progression_day"].notna()]
     n_prog = len(progressed)
@@ -77,10 +108,12 @@ def _metrics_for(pats: pd.DataFrame, samples: pd.DataFrame, mech: pd.DataFrame, 
     subs = m.groupby("patient_id")["subclass"].apply(set) if len(m) else pd.Series(dtype=object)
     with_mech = sum(1 for cl in per_patient if cl - {"unknown"})
     mech_rows = m[m["class"] != "unknown"] if len(m) else m
-    n_multi = (mech_rows.assign(k=mech_rows["alteration_id"].fillna(mech_rows["alteration"].astype(str)))
-               .groupby("patient_id")["k"].nunique().gt(1).sum()) if len(mech_rows) else 0
+    n_multi = (mech_rows.assign(k=_unit(mech_rows)).groupby("patient_id")["k"].nunique().gt(1).sum()
+               if len(mech_rows) else 0)
     trial = pats["early_trial_after"].dropna()
-    lead = mech_rows.drop_duplicates(["patient_id", "alteration_id"])["lead_time_days"].dropna() if len(mech_rows) else []
+    not_baseline = mech_rows[_col(mech_rows, "acquisition") != "pre_existing"] if len(mech_rows) else mech_rows
+    lead = (not_baseline[not_baseline["alteration_id"].notna()].assign(unit=_unit(not_baseline))
+            .drop_duplicates(["patient_id", "unit"])["lead_time_days"].dropna() if len(not_baseline) else [])
     tissue_n = int(pd.to_numeric(c["n_tissue_mutations"], errors="coerce").fillna(0).sum()) if len(c) else 0
     tissue_hit = int(pd.to_numeric(c["n_tissue_mutations_in_plasma"], errors="coerce").fillna(0).sum()) if len(c) else 0
     rt = pats["resistance_type"]
@@ -107,6 +140,7 @@ def _metrics_for(pats: pd.DataFrame, samples: pd.DataFrame, mech: pd.DataFrame, 
         "median_days_to_progression": (float(progressed["progression_day"].median()) if n_prog else None, n_prog),
         "tissue_plasma_concordance": (share(tissue_hit, tissue_n), tissue_n),
         "median_lead_time_days": (float(pd.Series(lead, dtype=float).median()) if len(lead) else None, len(lead)),
+        "resistance_alterations_indeterminate": (n_indet, n_prog),
     }
 
 
