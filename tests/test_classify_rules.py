@@ -309,3 +309,15 @@ def test_phase_from_spanning_fragments(tmp_path, fragments, phase):
     res = phase_pair([bam], Site("chr1", 100, "G", "T"), Site("chr1", 118, "C", "T"))
     n_both = sum(f == ("A", "A") for f in fragments)
     assert (res.phase, res.both, res.neither) == (phase, n_both, sum(f == ("R", "R") for f in fragments))
+
+
+def test_splice_changes_are_labelled_by_their_c_change_not_p_question_mark():
+    # two canonical splice-site changes both have p.? (HGVS: protein effect unpredictable); the mechanisms
+    # table must still tell them apart (hgvsc strings hand-written)
+    from unlock_atlas.classify.mechanisms import alteration_label
+
+    a = {"kind": "snv", "hgvsp_short": "p.?", "hgvsc": "c.1704+1G>A", "alteration_id": "chr10:1:G>A"}
+    b = {"kind": "snv", "hgvsp_short": "p.?", "hgvsc": "c.1813-2A>G", "alteration_id": "chr10:2:A>G"}
+    assert alteration_label(a) == "c.1704+1G>A" and alteration_label(b) == "c.1813-2A>G"
+    assert alteration_label({"kind": "snv", "hgvsp_short": "p.C797S", "hgvsc": "c.2390G>C",
+                             "alteration_id": "x"}) == "p.C797S"

@@ -70,9 +70,14 @@ def _v(x: Any) -> Any:
 
 
 def alteration_label(a: dict) -> str:
-    """What the alteration is called in the mechanisms table: p. change (1-letter) or the kind."""
+    """What the alteration is called in the mechanisms table: p. change (1-letter), the c. change when
+    the protein effect is unpredictable (``p.?``: splice sites; two such changes in a gene must not
+    read alike), or the kind."""
     if a["kind"] in ("snv", "mnv", "indel"):
-        return _v(a.get("hgvsp_short")) or _v(a.get("hgvsc")) or a["alteration_id"]
+        p = _v(a.get("hgvsp_short"))
+        if p == "p.?":
+            return _v(a.get("hgvsc")) or a["alteration_id"]
+        return p or _v(a.get("hgvsc")) or a["alteration_id"]
     return a["kind"]
 
 
