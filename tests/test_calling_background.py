@@ -270,5 +270,24 @@ def test_panel_plan_from_config():
     given = pon.plan_panel_of_normals({"panel_of_normals": ["/x/a.bam", "/y/b.bam"]}, samples)
     assert list(given.bams.values()) == ["/x/a.bam", "/y/b.bam"]
     assert pon.plan_panel_of_normals({"panel_of_normals": "/p/pon"}, samples).prefix == "/p/pon"
-    with pytest.raises(KeyError):
-        pon.plan_panel_of_normals({"calling": {"bogus": 1}}, samples)
+    assert pon.spread(list("abcdefghij"), 4) == ["a", "d", "g", "j"]
+
+
+def test_planning_imports_no_numerical_library():
+    """The Snakefile imports the planner at every parse (cluster jobs too): standard library only."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import unlock_atlas.calling.plan; "
+            "print(sorted(m for m in ('numpy', 'scipy', 'pandas', 'pyarrow') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
+
+
+def test_unknown_calling_keys_are_rejected_by_the_config_schema():
+    from unlock_atlas.inputs.config import validate_config
+
+    base = {"patients": "p.tsv", "samples": "s.tsv", "reference": {"fasta": "f.fa", "gtf": "g.gtf"},
+            "calling": {"call_dss": 70}}
+    _, problems = validate_config(base, file="config.yaml", line_of={})
+    assert any("call_dss" in f"{p.message} {p.column}" for p in problems)

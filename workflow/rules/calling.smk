@@ -5,32 +5,7 @@
 #   results/tables/variants/<patient>.parquet                atlas part, annotation columns filled
 #   results/calling/pon.{sites,alleles}.parquet              panel of normals (background error sums)
 
-from unlock_atlas.calling.pon import plan_panel_of_normals
-
-# Which normals form the background panel (package logic: unlock_atlas.calling.pon), and the
-# `calling:` thresholds handed to the CLI as JSON (workflow-only keys removed).
-PON = plan_panel_of_normals(RUN.config, [(r.sample_id, r.sample_type) for r in SAMPLE_ROW.values()])
-CALLING_PARAMS = PON.params_json
-PON_PREFIX = PON.prefix or "results/calling/pon"
-
-
-def pon_bams(wildcards):
-    return [bam_path(s) if s in SAMPLE_ROW else b for s, b in PON.bams.items()]
-
-
-def pon_bais(wildcards):
-    return [bai_path(s) if s in SAMPLE_ROW else f"{b}.bai" for s, b in PON.bams.items()]
-
-
-def pon_bam_args(wildcards, input):
-    import shlex
-
-    return " ".join(shlex.quote(f"{s}={b}") for s, b in zip(PON.bams, input.bams))
-
-
-def pon_inputs(wildcards):
-    return [f"{PON_PREFIX}.sites.parquet", f"{PON_PREFIX}.alleles.parquet"] if (PON.bams or PON.prefix) else []
-
+# PON, CALLING_PARAMS, PON_PREFIX and the pon_* input functions: common.smk
 
 if PON.bams:
 

@@ -144,3 +144,48 @@ def fastq_of(wildcards):
 def fastq_samples():
     """Samples given as FASTQ pairs (they go through `align`)."""
     return [r.sample_id for r in SAMPLE_ROW.values() if not (isinstance(r.bam, str) and r.bam)]
+
+
+# -- variant calling: the panel of normals (planning logic: unlock_atlas.calling.plan) -------
+from unlock_atlas.calling.plan import plan_panel_of_normals
+
+# Which normals form the background panel (package logic: unlock_atlas.calling.plan), and the
+# `calling:` thresholds handed to the CLI as JSON (workflow-only keys removed).
+PON = plan_panel_of_normals(RUN.config, [(r.sample_id, r.sample_type) for r in SAMPLE_ROW.values()])
+CALLING_PARAMS = PON.params_json
+PON_PREFIX = PON.prefix or "results/calling/pon"
+
+
+def pon_bams(wildcards):
+    return [bam_path(s) if s in SAMPLE_ROW else b for s, b in PON.bams.items()]
+
+
+def pon_bais(wildcards):
+    return [bai_path(s) if s in SAMPLE_ROW else f"{b}.bai" for s, b in PON.bams.items()]
+
+
+def pon_bam_args(wildcards, input):
+    import shlex
+
+    return " ".join(shlex.quote(f"{s}={b}") for s, b in zip(PON.bams, input.bams))
+
+
+def pon_inputs(wildcards):
+    return [f"{PON_PREFIX}.sites.parquet", f"{PON_PREFIX}.alleles.parquet"] if (PON.bams or PON.prefix) else []
+
+
+# -- copy number / fusions -------------------------------------------------------------------
+def fusion_normal_evidence(wildcards):
+    """The patient's normal's evidence table (exactly one normal per patient: inputs/sheets.py)."""
+    n = next(r.sample_id for r in patient_samples(wildcards.patient) if r.sample_type == "normal")
+    return f"results/copynumber/{wildcards.patient}/{n}.fusion_evidence.tsv"
+
+
+# -- single-cell ----------------------------------------------------------------------------
+def h5ad_scaled(base, per_gb):
+    """A resource that grows with the h5ad's size only (a genome-wide GTF input must not inflate it)."""
+
+    def _f(wildcards, input):
+        return int(base + per_gb * os.path.getsize(input.h5ad) / 1024**3)
+
+    return _f

@@ -158,12 +158,6 @@ rule copynumber_fusion_normals:
         "unlock-atlas copynumber fusion-normals {input:q} --ids {params.ids:q} -o {output:q} > {log:q} 2>&1"
 
 
-def fusion_normal_evidence(wildcards):
-    """The patient's normal's evidence table (exactly one normal per patient: inputs/sheets.py)."""
-    n = next(r.sample_id for r in patient_samples(wildcards.patient) if r.sample_type == "normal")
-    return f"results/copynumber/{wildcards.patient}/{n}.fusion_evidence.tsv"
-
-
 rule copynumber_fusions:
     input:
         bam=bam_of,

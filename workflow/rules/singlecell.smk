@@ -9,15 +9,6 @@ for _p, _s in SC_SAMPLES:
     SC_BY_PATIENT.setdefault(_p, []).append(_s)
 
 
-def _h5ad_scaled(base, per_gb):
-    """A resource that grows with the h5ad's size only (a genome-wide GTF input must not inflate it)."""
-
-    def _f(wildcards, input):
-        return int(base + per_gb * os.path.getsize(input.h5ad) / 1024**3)
-
-    return _f
-
-
 rule sc_annotate:
     input:
         h5ad=lambda wildcards: SAMPLE_ROW[wildcards.sample].scrna,
@@ -33,8 +24,8 @@ rule sc_annotate:
     threads: 2
     resources:
         # ~1 GB per 10,000 cells of a gzip h5ad of ~50 MB; the 100,000-cell benchmark peaks < 12 GB
-        mem_mb=_h5ad_scaled(2000, 60000),
-        runtime=_h5ad_scaled(10, 60),
+        mem_mb=h5ad_scaled(2000, 60000),
+        runtime=h5ad_scaled(10, 60),
     conda:
         ENV
     shell:

@@ -319,44 +319,4 @@ def build_from_bams(bams: dict[str, str | Path], fasta: str | Path, intervals: l
     return acc.panel()
 
 
-@dataclass(frozen=True)
-class PonPlan:
-    """What the workflow does for the background panel: BAMs to count (sample or file id -> path),
-    or the prefix of a panel built elsewhere; and the ``calling:`` thresholds as JSON."""
-
-    bams: dict[str, str]
-    prefix: str | None
-    params_json: str
-
-
-def spread(items: list[str], n: int) -> list[str]:
-    """At most ``n`` of ``items``, evenly spread over their order (deterministic)."""
-    if len(items) <= n:
-        return list(items)
-    idx = np.linspace(0, len(items) - 1, n).round().astype(int)
-    return [items[i] for i in sorted(set(idx.tolist()))]
-
-
-def plan_panel_of_normals(config: dict, samples: list[tuple[str, str]]) -> PonPlan:
-    """The panel of normals of a run (config ``panel_of_normals`` and ``calling:``; schema docs).
-
-    ``samples``: (sample_id, sample_type) in sheet order. A list of BAMs (or one ``.bam``) is
-    counted; any other string is a built panel's prefix; null uses the run's white-cell normals
-    (at most ``calling.pon_max_normals``, evenly spread) when ``calling.pon_run_normals``.
-    """
-    calling = dict(config.get("calling") or {})
-    run_normals = bool(calling.pop("pon_run_normals", True))
-    max_n = int(calling.pop("pon_max_normals", 40))
-    model.CallingParams.from_mapping(calling)  # unknown keys fail at planning, not in a job
-    params_json = json.dumps(calling, sort_keys=True)
-    given = config.get("panel_of_normals")
-    if isinstance(given, str) and not given.endswith(".bam"):
-        return PonPlan({}, given, params_json)
-    if given:
-        paths = [given] if isinstance(given, str) else list(given)
-        ids = [f"pon{i:03d}_{Path(b).name.removesuffix('.bam')}" for i, b in enumerate(paths)]
-        return PonPlan(dict(zip(ids, paths)), None, params_json)
-    if run_normals:
-        normals = spread([s for s, t in samples if t == "normal"], max_n)
-        return PonPlan({s: s for s in normals}, None, params_json)
-    return PonPlan({}, None, params_json)
+from .plan import PonPlan, plan_panel_of_normals, spread  # noqa: E402,F401 - planning lives in plan.py
