@@ -36,6 +36,7 @@ from ..errors import InputError, Problem
 from . import model
 from .genotype import Key, lookup
 from .pileup import SampleCounts
+from .plan import PonPlan, plan_panel_of_normals, spread  # noqa: F401 - re-exported (planning lives in plan.py)
 
 SITE_COLUMNS = ["chrom", "pos", "S", "N", "N2"]
 ALLELE_COLUMNS = ["chrom", "pos", "ref", "alt", "K", "K2N", "hits", "carriers", "carrier_S", "carrier_N", "carrier_N2"]
@@ -318,5 +319,3 @@ def build_from_bams(bams: dict[str, str | Path], fasta: str | Path, intervals: l
             progress(i, len(bams), sid)
     return acc.panel()
 
-
-from .plan import PonPlan, plan_panel_of_normals, spread  # noqa: E402,F401 - planning lives in plan.py
