@@ -1,6 +1,7 @@
 """The atlas: Parquet tables with documented schemas, a manifest, pseudonymised IDs, ``load_atlas``.
 
-* :mod:`.schema` — the one source of truth for table schemas and column docs;
+* the table schemas, column docs and the parts reader/writer are Core: :mod:`unlock_atlas.contract`
+  (re-exported here: ``SCHEMA_VERSION``, ``TABLES``, ``column_docs``, ``manifest_column_docs``);
 * :mod:`.privacy` — keyed pseudonyms and the private ID map;
 * :mod:`.build` — ``build_atlas`` (all-or-nothing writer) and the derived columns' rules;
 * :mod:`.load` — ``load_atlas``.
@@ -20,10 +21,10 @@ _EXPORTS = {
     "load_atlas": ".load",
     "PseudonymError": ".privacy",
     "pseudonym": ".privacy",
-    "SCHEMA_VERSION": ".schema",
-    "TABLES": ".schema",
-    "column_docs": ".schema",
-    "manifest_column_docs": ".schema",
+    "SCHEMA_VERSION": "..contract.schema",
+    "TABLES": "..contract.schema",
+    "column_docs": "..contract.fields",
+    "manifest_column_docs": "..contract.schema",
 }
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 

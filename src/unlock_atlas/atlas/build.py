@@ -24,11 +24,19 @@ import pyarrow.parquet as pq
 import unlock_atlas
 
 from ..atomic import atomic_dir
+from ..contract.parts import assemble, conform
+from ..contract.schema import (
+    COMPUTED_TABLES,
+    PATIENTS,
+    SAMPLES,
+    SCHEMA_VERSION,
+    TABLES,
+    manifest_column_docs,
+)
+from ..contract.vocab import SAMPLE_TYPES
 from ..errors import InputError, Problem, UnlockError
-from .parts import assemble, conform
 from .privacy import Pseudonymiser, resolve_key, write_id_map
 from .provenance import knowledge_versions, tool_versions
-from .schema import COMPUTED_TABLES, PATIENTS, SAMPLE_TYPES, SAMPLES, SCHEMA_VERSION, TABLES, manifest_column_docs
 
 logger = logging.getLogger(__name__)
 
@@ -377,7 +385,7 @@ def build_atlas(patients: pd.DataFrame, samples: pd.DataFrame, qc: dict[str, dic
         Replace IDs by keyed pseudonyms (see :mod:`unlock_atlas.atlas.privacy`).
     parts_dir
         ``results/tables``: the stages' per-patient / per-sample parts of every other registered
-        table (``<parts_dir>/<table>/<raw id>.parquet``; see :mod:`unlock_atlas.atlas.parts`). A
+        table (``<parts_dir>/<table>/<raw id>.parquet``; see :mod:`unlock_atlas.contract.parts`). A
         registered table without parts is written empty, with its full schema.
     """
     _check_columns(patients, PATIENT_COLUMNS, "patients.tsv")

@@ -43,10 +43,18 @@ from typing import Any
 
 import pandas as pd
 
-from ..atlas.schema import TIMEPOINTS
+from ..contract.vocab import TIMEPOINTS
 from ..knowledge.resistance import load_kb, to_one_letter
-from .acquisition import (ACQUIRED_MAX_CCF, ALPHA, cn_ccf_upper, fusion_ccf_upper, fusion_enrichment_p, fusion_p_at,
-                          variant_ccf_upper, variant_p_at)
+from .acquisition import (
+    ACQUIRED_MAX_CCF,
+    ALPHA,
+    cn_ccf_upper,
+    fusion_ccf_upper,
+    fusion_enrichment_p,
+    fusion_p_at,
+    variant_ccf_upper,
+    variant_p_at,
+)
 from .ctdna import somatic
 from .patient import PatientData
 

@@ -131,7 +131,7 @@ def _reference(args: argparse.Namespace) -> int:
 
 
 def _call(args: argparse.Namespace) -> int:
-    from ..atlas.parts import write_part
+    from ..contract.parts import write_part
     from .sample import call_sample, plasma_tumour_fraction, plot_genes, write_targets
 
     tf, interval = args.tumour_fraction, None

@@ -85,7 +85,7 @@ def call_sample(coverage: str | Path, reference: str | Path, sample_id: str, pat
     -------
     (targets, genes)
         ``targets``: the coverage table with ``log2``, ``spread``, ``usable``; ``genes``: rows of
-        the ``copy_number`` table (:mod:`unlock_atlas.atlas.schema_copy_number`).
+        the ``copy_number`` table (:mod:`unlock_atlas.contract.schema_copy_number`).
     """
     tc, source = tumour_content_for(sample_type, purity, tumour_fraction)
     ref = read_reference(str(reference))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from .schema import field_doc
+from .fields import field_doc
 
 SCHEMA = pa.schema([
     field_doc("metric", pa.string(), "fixed metric ID (patients_included, biopsies, sequenced_samples, "
