@@ -25,10 +25,10 @@ from unlock_atlas.atlas import (
     build_atlas,
     load_atlas,
     qc_status,
-    resistance_type,
 )
 from unlock_atlas.atlas import build as build_mod
 from unlock_atlas.atlas.privacy import PseudonymError, Pseudonymiser
+from unlock_atlas.domain import resistance_type
 
 KEY_HEX = "00112233445566778899aabbccddeeff" * 2
 THRESHOLDS = {"min_mean_depth": {"tissue": 150, "plasma": 500, "normal": 100}, "min_on_target_fraction": 0.2}

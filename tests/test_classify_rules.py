@@ -20,7 +20,7 @@ from unlock_atlas.classify.mechanisms import classify_patient
 from unlock_atlas.classify.patient import PatientData
 from unlock_atlas.classify.phase import decide
 from unlock_atlas.classify.stage import classify
-from unlock_atlas.classify.summary import cohort_summary
+from unlock_atlas.atlas.summary import cohort_summary
 from unlock_atlas.knowledge.drugs import resolve_regimen
 
 # (sample, type, timepoint, day, purity, histology)

@@ -4,6 +4,7 @@
   (re-exported here: ``SCHEMA_VERSION``, ``TABLES``, ``column_docs``, ``manifest_column_docs``);
 * :mod:`.privacy` — keyed pseudonyms and the private ID map;
 * :mod:`.build` — ``build_atlas`` (all-or-nothing writer) and the derived columns' rules;
+* :mod:`.summary` — the ``cohort_summary`` table computed from the assembled tables;
 * :mod:`.load` — ``load_atlas``.
 """
 
@@ -15,7 +16,6 @@ from .._lazy import lazy_exports
 _EXPORTS = {
     "build_atlas": ".build",
     "qc_status": ".build",
-    "resistance_type": ".build",
     "Atlas": ".load",
     "AtlasError": ".load",
     "load_atlas": ".load",
@@ -31,5 +31,5 @@ __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 __all__ = [
     "Atlas", "AtlasError", "PseudonymError", "SCHEMA_VERSION", "TABLES", "build_atlas", "column_docs",
-    "load_atlas", "manifest_column_docs", "pseudonym", "qc_status", "resistance_type",
+    "load_atlas", "manifest_column_docs", "pseudonym", "qc_status",
 ]

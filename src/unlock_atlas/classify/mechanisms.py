@@ -41,8 +41,14 @@ from typing import Any
 
 import pandas as pd
 
-from ..atlas.build import resistance_type
-from ..knowledge.resistance import PROTEIN_ALTERING, Alteration, KBMatch, ResistanceKB, load_kb
+from ..domain import resistance_type
+from ..knowledge.resistance import (
+    PROTEIN_ALTERING,
+    Alteration,
+    KBMatch,
+    ResistanceKB,
+    load_kb,
+)
 from .ctdna import MIN_INFORMATIVE_TF
 from .lineage import transformation_of
 from .nongenetic import PROGRAMMES, non_genetic_evidence

@@ -55,7 +55,7 @@ PATIENTS = pa.schema([
        "primary (no benefit: best response PD, or progression before day 84 without a recorded response; "
        "exposure >= 42 days, SITC), acquired (progression after CR/PR, or after SD lasting >= 168 days, "
        "MATCH-R entry criterion), not_progressed (no progression_day), unknown (otherwise); see "
-       "unlock_atlas.atlas.build.resistance_type", nullable=False, allowed=RESISTANCE_TYPES),
+       "unlock_atlas.domain.resistance_type", nullable=False, allowed=RESISTANCE_TYPES),
     _f("early_trial_after", pa.bool_(), "treated in an early-phase trial after progression (null = not recorded)"),
     _f("n_samples", pa.int32(), "number of sequenced samples of the patient (all types)", nullable=False, unit="samples"),
     _f("n_tissue", pa.int32(), "number of tissue biopsies sequenced", nullable=False, unit="samples"),
