@@ -15,6 +15,7 @@ from scipy import stats
 from unlock_atlas.calling import model
 from unlock_atlas.calling.filters import origin_and_filters
 from unlock_atlas.calling.pileup import count_sample
+from unlock_atlas.domain import wilson
 from unlock_atlas.paths import resolve_data_dir
 
 CONTIG = "chr1_114702457_114721894"  # NRAS region of the shared GRCh38 data
@@ -153,7 +154,7 @@ def test_agreeing_mates_count_on_the_read1_strand(small_ref, tmp_path: Path) -> 
 def test_wilson_matches_scipy_and_ds_matches_pmf_sum() -> None:
     for k, n in [(0, 100), (3, 2000), (50, 100), (100, 100), (7, 456)]:
         ci = stats.binomtest(k, n).proportion_ci(0.95, method="wilson")
-        lo, hi = model.wilson(k, n)
+        lo, hi = wilson(k, n)
         assert lo == pytest.approx(ci.low, abs=1e-9) and hi == pytest.approx(ci.high, abs=1e-9)
     # DS = -10 log10 sum_{x >= k} Binom(x; n, e), summed directly
     for k, n, e in [(4, 2000, 1e-4), (2, 500, 1e-3), (10, 3000, 5e-4)]:
@@ -174,7 +175,7 @@ def test_status_thresholds() -> None:
 
 
 def _g(alt: int, depth: int, e: float = 1e-4) -> dict:
-    lo, hi = model.wilson(alt, depth)
+    lo, hi = wilson(alt, depth)
     ds = float(model.detection_score(alt, depth, e))
     return dict(alt=alt, depth=depth, af=alt / depth, af_lo=float(lo), af_hi=float(hi), ds=ds,
                 status=model.status(alt, depth, ds, False), adf=alt // 2, adr=alt - alt // 2,

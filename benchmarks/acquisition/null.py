@@ -26,7 +26,7 @@ import argparse
 import numpy as np
 from scipy.stats import binom
 
-from unlock_atlas.calling.model import wilson
+from unlock_atlas.domain import wilson
 from unlock_atlas.classify.acquisition import ACQUIRED_MAX_CCF, ALPHA, variant_p_at
 
 ERROR = 5e-4

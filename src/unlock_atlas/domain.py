@@ -14,6 +14,9 @@ of stage imports; docs/development.md says where each meaning lives):
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+
 #: Resistance-timing thresholds in days from treatment start (see :func:`resistance_type`).
 MIN_EXPOSURE_DAYS = 42        # SITC: >= 6 weeks of drug exposure before resistance can be judged [R]
 EARLY_PROGRESSION_DAYS = 84   # 12 weeks: at or before the first restaging scans
@@ -57,3 +60,48 @@ def resistance_type(progression_day: int | None, best_response: str | None) -> s
     if response is None and progression_day < EARLY_PROGRESSION_DAYS:
         return "primary"
     return "unknown"
+
+
+def is_somatic(variants: pd.DataFrame) -> pd.Series:
+    """Which rows of a ``variants`` table are somatic mutations of the tumour: ``origin`` somatic AND
+    ``filter`` PASS.
+
+    The one definition for every reader (tumour fraction, alterations, concordance, the report's
+    mutation series, the MAF export). ``origin`` alone is not enough: the caller keeps uncalled
+    candidates as ``origin`` somatic with FILTER ``low_evidence`` (and thin sites with
+    ``low_depth``) for longitudinal review (docs/calling.md); germline, clonal haematopoiesis and
+    artefacts have their own origins.
+    """
+    return (variants["origin"] == "somatic") & (variants["filter"] == "PASS")
+
+
+def allele_id(variants: pd.DataFrame) -> pd.Series:
+    """``chrom:pos:ref>alt`` of each row: the key of a sequence variant across samples, and the
+    ``alteration_id`` of a sequence alteration (``alterations`` / ``mechanisms`` tables)."""
+    pos = variants["pos"]
+    pos = pos.astype("Int64") if pos.dtype.kind == "f" else pos
+    return (variants["chrom"].astype(str) + ":" + pos.astype(str) + ":" + variants["ref"].astype(str) + ">"
+            + variants["alt"].astype(str))
+
+
+#: Standard-normal quantile of a two-sided 95 % interval.
+Z95 = 1.959963984540054
+
+
+def wilson(alt: np.ndarray | int, depth: np.ndarray | int, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of the binomial proportion ``alt / depth`` (Wilson 1927; the interval
+    recommended over Wald by Brown, Cai & DasGupta, Stat Sci 2001); (nan, nan) where depth == 0.
+
+    Vectorised: ``alt`` and ``depth`` may be arrays. At ``alt`` = 0 / ``alt`` = ``depth`` the bound
+    is exactly 0 / 1 (set so rounding cannot exclude it).
+    """
+    k = np.asarray(alt, dtype=float)
+    n = np.asarray(depth, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        den = 1 + z * z / n
+        centre = (p + z * z / (2 * n)) / den
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+        lo = np.where(n > 0, np.where(k <= 0, 0.0, np.clip(centre - half, 0, 1)), np.nan)
+        hi = np.where(n > 0, np.where(k >= n, 1.0, np.clip(centre + half, 0, 1)), np.nan)
+    return lo, hi

@@ -25,11 +25,9 @@ _EXPORTS = {
     "TABLES": "..contract.schema",
     "column_docs": "..contract.fields",
     "manifest_column_docs": "..contract.schema",
+    "MissingTableError": ".load",
 }
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 
-__all__ = [
-    "Atlas", "AtlasError", "PseudonymError", "SCHEMA_VERSION", "TABLES", "build_atlas", "column_docs",
-    "load_atlas", "manifest_column_docs", "pseudonym", "qc_status",
-]
+__all__ = sorted(_EXPORTS)

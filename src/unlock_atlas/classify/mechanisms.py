@@ -41,6 +41,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..contract.vocab import TIMEPOINTS
 from ..domain import resistance_type
 from ..knowledge.resistance import (
     PROTEIN_ALTERING,
@@ -108,7 +109,7 @@ def _eligible(a: dict, rtype: str) -> bool:
 
 def _observed(a: dict) -> str:
     parts = []
-    for tp in ("baseline", "on_treatment", "progression"):
+    for tp in TIMEPOINTS:
         for st in ("tissue", "plasma"):
             pres = _v(a.get(f"present_{tp}_{st}"))
             if pres is None:

@@ -21,8 +21,8 @@ from ..tables import concat_parts, read_table
 
 #: Columns of the variants part the classifier needs (schema_variants.py).
 VARIANT_COLUMNS = ["sample_id", "chrom", "pos", "ref", "alt", "kind", "gene", "transcript", "hgvsc", "hgvsp",
-                   "consequence", "alt_reads", "depth", "vaf", "vaf_ci_low", "vaf_ci_high", "status", "filter",
-                   "origin"]
+                   "hgvsp_short", "consequence", "alt_reads", "depth", "vaf", "vaf_ci_low", "vaf_ci_high", "status",
+                   "filter", "origin"]
 #: Columns of the fusion TSVs (copynumber/fusions.py FUSION_COLUMNS) the classifier needs.
 FUSION_COLUMNS = ["chrom_a", "pos_a", "gene_a", "chrom_b", "pos_b", "gene_b", "fragments"]
 
