@@ -23,4 +23,7 @@ _EXPORTS = {
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Alteration", "DRUG_COLUMNS", "Drug", "KBMatch", "PROTEIN_ALTERING", "Regimen", "ResistanceKB",
+    "default_drug_table", "load_drugs", "load_kb", "read_kb_table", "resolve_regimen"
+]

@@ -22,4 +22,7 @@ _EXPORTS = {
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Interval", "Region", "RegionLift", "Transcript", "add_extra_targets", "grch38_chromosomes", "load_transcripts",
+    "mane_by_gene", "panel_from_gtf", "parse_region_contig", "read_bed", "read_bed_records"
+]

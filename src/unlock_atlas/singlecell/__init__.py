@@ -16,4 +16,6 @@ _EXPORTS = {
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "annotate", "annotate_file", "load_markers", "load_programmes", "simulate_sample"
+]
