@@ -31,6 +31,16 @@ __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 
 __all__ = [
-    "Atlas", "AtlasError", "MissingTableError", "PseudonymError", "SCHEMA_VERSION", "TABLES", "build_atlas",
-    "column_docs", "load_atlas", "manifest_column_docs", "pseudonym", "qc_status"
+    "SCHEMA_VERSION",
+    "TABLES",
+    "Atlas",
+    "AtlasError",
+    "MissingTableError",
+    "PseudonymError",
+    "build_atlas",
+    "column_docs",
+    "load_atlas",
+    "manifest_column_docs",
+    "pseudonym",
+    "qc_status"
 ]

@@ -24,6 +24,16 @@ __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 
 __all__ = [
-    "Alteration", "DRUG_COLUMNS", "Drug", "KBMatch", "PROTEIN_ALTERING", "Regimen", "ResistanceKB",
-    "default_drug_table", "load_drugs", "load_kb", "read_kb_table", "resolve_regimen"
+    "DRUG_COLUMNS",
+    "PROTEIN_ALTERING",
+    "Alteration",
+    "Drug",
+    "KBMatch",
+    "Regimen",
+    "ResistanceKB",
+    "default_drug_table",
+    "load_drugs",
+    "load_kb",
+    "read_kb_table",
+    "resolve_regimen"
 ]
