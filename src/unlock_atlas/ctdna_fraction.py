@@ -12,9 +12,10 @@ A clonal heterozygous mutation in a diploid region has VAF = TF / 2, so TF = 2 x
 mutations are "clonal heterozygous" is decided from the tissue, whose tumour content is known
 (samples.tsv ``purity``):
 
-* **Truncal set.** Somatic (``origin`` somatic, ``filter`` PASS — clonal haematopoiesis, germline
-  and artefacts excluded, resistance-biology.md §4) variants (SNVs, MNVs and indels: a patient's
-  truncal driver is often an indel, e.g. EGFR exon-19 deletions) called in EVERY tissue sample of the
+* **Truncal set.** Somatic (:func:`unlock_atlas.domain.is_somatic`: ``origin`` somatic, ``filter``
+  PASS — clonal haematopoiesis, germline and artefacts excluded, resistance-biology.md §4)
+  variants (SNVs, MNVs and indels: a patient's truncal driver is often an indel, e.g. EGFR exon-19
+  deletions) called in EVERY tissue sample of the
   patient that has a purity, whose mean multiplicity-adjusted fraction k = 2 x VAF / purity lies
   in [0.75, 1.35] (:data:`TRUNCAL_K`). k = 1 for a clonal heterozygous mutation; the window drops
   subclonal mutations (CCF <= 0.6 gives k <= 0.6), mutations with LOH or on gained alleles
