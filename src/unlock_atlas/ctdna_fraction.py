@@ -44,6 +44,7 @@ import pandas as pd
 
 from .atomic import atomic_path
 from .domain import allele_id, is_somatic, wilson
+from .tables import missing_to_none as _na
 from .tables import read_table
 
 #: Multiplicity-adjusted fraction window of a truncal heterozygous mutation (module docstring).
@@ -55,10 +56,6 @@ SAMPLE_COLUMNS = ["sample_id", "sample_type", "timepoint", "collection_day", "pu
 #: Columns of the per-patient tumour-fraction table (``tumour_fraction.tsv``), in order.
 TF_COLUMNS = ["patient_id", "sample_id", "sample_type", "timepoint", "collection_day", "method", "n_variants",
               "alt_reads", "depth", "tumour_fraction", "tf_ci_low", "tf_ci_high", "informative"]
-
-
-def _na(x: object) -> object:
-    return None if x is None or (not isinstance(x, (list, tuple, dict)) and pd.isna(x)) else x
 
 
 def patient_samples(run: object, patient_id: str) -> pd.DataFrame:

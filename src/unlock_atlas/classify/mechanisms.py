@@ -50,6 +50,7 @@ from ..knowledge.resistance import (
     ResistanceKB,
     load_kb,
 )
+from ..tables import missing_to_none as _v
 from .ctdna import MIN_INFORMATIVE_TF
 from .lineage import transformation_of
 from .nongenetic import PROGRAMMES, non_genetic_evidence
@@ -70,10 +71,6 @@ def class_of(subclass: str) -> str:
     if subclass in ("UNKNOWN", "NON_INFORMATIVE"):
         return "unknown"
     return "other"
-
-
-def _v(x: Any) -> Any:
-    return None if x is None or (not isinstance(x, (list, tuple, dict)) and pd.isna(x)) else x
 
 
 def alteration_label(a: dict) -> str:
