@@ -17,7 +17,7 @@ import pytest
 
 from unlock_atlas.annotation import Annotator
 from unlock_atlas.annotation.table import annotate_variants_table
-from unlock_atlas.atlas.parts import write_part
+from unlock_atlas.contract.parts import write_part
 from unlock_atlas.errors import InputError
 
 

@@ -20,9 +20,15 @@ import pyarrow.parquet as pq
 import pytest
 
 import unlock_atlas
+from unlock_atlas.atlas import (
+    AtlasError,
+    build_atlas,
+    load_atlas,
+    qc_status,
+)
 from unlock_atlas.atlas import build as build_mod
-from unlock_atlas.atlas import AtlasError, build_atlas, load_atlas, qc_status, resistance_type
 from unlock_atlas.atlas.privacy import PseudonymError, Pseudonymiser
+from unlock_atlas.domain import resistance_type
 
 KEY_HEX = "00112233445566778899aabbccddeeff" * 2
 THRESHOLDS = {"min_mean_depth": {"tissue": 150, "plasma": 500, "normal": 100}, "min_on_target_fraction": 0.2}
@@ -130,7 +136,7 @@ def test_documented_columns_and_types(results):
     assert manifest["config_hash"] == "abc123" and manifest["pipeline_version"] == unlock_atlas.__version__
     assert manifest["tables"][:2] == ["patients", "samples"]
     # tables built from stage parts exist (full schema) even when no stage wrote a part
-    from unlock_atlas.atlas.schema import COMPUTED_TABLES
+    from unlock_atlas.contract.schema import COMPUTED_TABLES
 
     parts = [t for t in manifest["tables"][2:] if t not in COMPUTED_TABLES]
     assert {t: manifest["row_counts"][t] for t in ["patients", "samples", *parts]} == {
@@ -353,7 +359,7 @@ def test_stage_parts_are_assembled_pseudonymised_and_sorted(tmp_path: Path, monk
     """A part-built table: parts keyed by raw patient ID, IDs pseudonymised, rows sorted, nulls kept."""
     import pyarrow as pa
 
-    from unlock_atlas.atlas import parts, schema
+    from unlock_atlas.contract import parts, schema
 
     demo = pa.schema([schema.field_doc("patient_id", pa.string(), "patient", nullable=False),
                       schema.field_doc("sample_id", pa.string(), "sample"),

@@ -15,14 +15,13 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
+from conftest import REPO
 
 from unlock_atlas.atlas import AtlasError, build_atlas, load_atlas
-from unlock_atlas.atlas.parts import write_part
 from unlock_atlas.atlas.query import QueryError
-from unlock_atlas.atlas.schema import SCHEMA_VERSION, TABLES, field_doc
 from unlock_atlas.cli import main
-
-from conftest import REPO
+from unlock_atlas.contract.parts import write_part
+from unlock_atlas.contract.schema import SCHEMA_VERSION, TABLES, field_doc
 
 NOTEBOOKS = ["first_look.ipynb", "ctdna_kinetics.ipynb", "singlecell_programmes.ipynb"]
 SC_NOTEBOOK = "singlecell_programmes.ipynb"   # single-cell programmes by mechanism (issue 11 c)
@@ -156,8 +155,8 @@ def test_every_registered_column_is_documented_and_listed():
 
 
 def test_undocumented_column_is_caught_and_new_tables_are_picked_up(monkeypatch):
-    from unlock_atlas.atlas import schema
     from unlock_atlas.atlas.dictionary import render_dictionary, undocumented_columns
+    from unlock_atlas.contract import schema
 
     extra = pa.schema([field_doc("patient_id", pa.string(), "patient identifier", nullable=False),
                        pa.field("mystery", pa.float64()),

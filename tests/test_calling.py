@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pysam
 import pytest
-
-from unlock_atlas.paths import resolve_data_dir
 from scipy import stats
 
 from unlock_atlas.calling import model
 from unlock_atlas.calling.filters import origin_and_filters
 from unlock_atlas.calling.pileup import count_sample
+from unlock_atlas.domain import wilson
+from unlock_atlas.paths import resolve_data_dir
 
 CONTIG = "chr1_114702457_114721894"  # NRAS region of the shared GRCh38 data
 START, LEN = 5000, 400
@@ -154,7 +154,7 @@ def test_agreeing_mates_count_on_the_read1_strand(small_ref, tmp_path: Path) -> 
 def test_wilson_matches_scipy_and_ds_matches_pmf_sum() -> None:
     for k, n in [(0, 100), (3, 2000), (50, 100), (100, 100), (7, 456)]:
         ci = stats.binomtest(k, n).proportion_ci(0.95, method="wilson")
-        lo, hi = model.wilson(k, n)
+        lo, hi = wilson(k, n)
         assert lo == pytest.approx(ci.low, abs=1e-9) and hi == pytest.approx(ci.high, abs=1e-9)
     # DS = -10 log10 sum_{x >= k} Binom(x; n, e), summed directly
     for k, n, e in [(4, 2000, 1e-4), (2, 500, 1e-3), (10, 3000, 5e-4)]:
@@ -175,7 +175,7 @@ def test_status_thresholds() -> None:
 
 
 def _g(alt: int, depth: int, e: float = 1e-4) -> dict:
-    lo, hi = model.wilson(alt, depth)
+    lo, hi = wilson(alt, depth)
     ds = float(model.detection_score(alt, depth, e))
     return dict(alt=alt, depth=depth, af=alt / depth, af_lo=float(lo), af_hi=float(hi), ds=ds,
                 status=model.status(alt, depth, ds, False), adf=alt // 2, adr=alt - alt // 2,
@@ -207,9 +207,9 @@ def test_cli_writes_indexed_vcf_and_part(small_ref, tmp_path: Path, monkeypatch)
     contigs from the FASTA, and a variants part conforming to the schema."""
     import pyarrow.parquet as pq
 
-    from unlock_atlas.atlas import schema
-    from unlock_atlas.atlas.schema_variants import SCHEMA
     from unlock_atlas.calling import _cli
+    from unlock_atlas.contract import schema
+    from unlock_atlas.contract.schema_variants import SCHEMA
 
     monkeypatch.setitem(schema.TABLES, "variants", SCHEMA)
     fa, seq = small_ref
@@ -508,7 +508,11 @@ def test_vectorised_pileup_matches_reference_on_plasma_bam(small_plasma) -> None
 def test_indel_prior_scales_with_the_repeat_tract() -> None:
     """An indel error anywhere in a homopolymer/STR gives the same left-normalised allele, so its prior
     is the per-position indel rate times the positions that produce it (counted by hand below)."""
-    from unlock_atlas.calling.genotype import INDEL_CLASS, allele_prior, repeat_multiplicity
+    from unlock_atlas.calling.genotype import (
+        INDEL_CLASS,
+        allele_prior,
+        repeat_multiplicity,
+    )
     from unlock_atlas.calling.pileup import RegionCounts, SampleCounts
 
     seq = "TTCGGGGTACACACAGT"  # 0-based: C at 2, GGGG at 3-6, T at 7, ACACACA at 8-14 (period 2), G, T

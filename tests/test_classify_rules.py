@@ -13,15 +13,14 @@ import math
 import pandas as pd
 import pytest
 
-from unlock_atlas.classify.alterations import build_alterations, hgvsp_short
+from unlock_atlas.atlas.summary import cohort_summary
 from unlock_atlas.classify.ctdna import tumour_content, tumour_fractions
 from unlock_atlas.classify.lineage import transformation_of
-from unlock_atlas.classify.mechanisms import classify_patient
 from unlock_atlas.classify.patient import PatientData
 from unlock_atlas.classify.phase import decide
 from unlock_atlas.classify.stage import classify
-from unlock_atlas.classify.summary import cohort_summary
 from unlock_atlas.knowledge.drugs import resolve_regimen
+from unlock_atlas.knowledge.resistance import to_one_letter
 
 # (sample, type, timepoint, day, purity, histology)
 SAMPLES = [("N", "normal", None, 0, None, None), ("T-BL", "tissue", "baseline", -7, 0.5, "adenocarcinoma"),
@@ -32,6 +31,11 @@ TRUNCAL = [("chr17", 7675088 + i, "C", "T", "TP53") for i in range(3)]
 PLASMA_TF = {"P-BL": 0.2, "P-PD": 0.2}
 
 
+def _short(hgvsp: str | None) -> str | None:
+    """The 1-letter form annotation writes to variants.hgvsp_short (p.Cys797Ser -> p.C797S)."""
+    return None if hgvsp is None else "p." + to_one_letter(hgvsp)
+
+
 def _vrow(sample, stype, chrom, pos, ref, alt, gene, alt_reads, depth, *, hgvsp=None, csq="missense_variant",
           origin="somatic", filt="PASS", status=None):
     vaf = alt_reads / depth if depth else None
@@ -40,7 +44,8 @@ def _vrow(sample, stype, chrom, pos, ref, alt, gene, alt_reads, depth, *, hgvsp=
     half = 1.96 * math.sqrt(max(vaf * (1 - vaf), 1e-9) / depth) if depth else 0
     return {"patient_id": "PX", "sample_id": sample, "sample_type": stype, "chrom": chrom, "pos": pos, "ref": ref,
             "alt": alt, "kind": "snv", "gene": gene, "transcript": None, "hgvsc": None, "hgvsp": hgvsp,
-            "consequence": csq, "alt_reads": alt_reads, "depth": depth, "vaf": vaf,
+            "hgvsp_short": _short(hgvsp), "consequence": csq, "alt_reads": alt_reads,
+            "depth": depth, "vaf": vaf,
             "vaf_ci_low": max(0.0, vaf - half), "vaf_ci_high": min(1.0, vaf + half), "status": status,
             "filter": filt, "origin": origin}
 
@@ -270,11 +275,6 @@ def test_concordance_counts_tissue_mutations_seen_in_plasma():
 def test_phase_decision(both, a, b, phase):
     assert decide(both, a, b) == phase
 
-
-@pytest.mark.parametrize("long, short", [("p.Cys797Ser", "p.C797S"), ("ENSP00000275493.2:p.Thr790Met", "p.T790M"),
-                                         ("p.Arg213Ter", "p.R213*"), ("p.Leu120=", "p.L120="), (None, None)])
-def test_hgvsp_short(long, short):
-    assert hgvsp_short(long) == short
 
 
 def _bam(path, fragments: list[tuple[str, str]]) -> str:

@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from unlock_atlas.atlas import build_atlas
-from unlock_atlas.atlas.parts import write_part
-from unlock_atlas.atlas.schema import TABLES
+from unlock_atlas.contract.parts import write_part
+from unlock_atlas.contract.schema import TABLES
 
 P1, P2, P3 = "HOSP-1", "HOSP-2", "HOSP-3"
 

@@ -16,7 +16,12 @@ import pysam
 import pytest
 
 from unlock_atlas.copynumber.coverage import target_coverage
-from unlock_atlas.copynumber.genes import call_gene, cn_to_log2, log2_to_cn, weighted_median
+from unlock_atlas.copynumber.genes import (
+    call_gene,
+    cn_to_log2,
+    log2_to_cn,
+    weighted_median,
+)
 from unlock_atlas.copynumber.normalise import rolling_median
 
 CONTIG = "chr7_55014032_55258620"   # EGFR region contig of the shared data
@@ -147,8 +152,8 @@ def test_copy_number_schema_documents_every_column_and_accepts_a_part(tmp_path: 
 
     import pyarrow.parquet as pq
 
-    from unlock_atlas.atlas import parts, schema
-    from unlock_atlas.atlas.schema_copy_number import CALLS, SCHEMA, SORT_KEYS
+    from unlock_atlas.contract import parts, schema
+    from unlock_atlas.contract.schema_copy_number import CALLS, SCHEMA, SORT_KEYS
 
     for f in SCHEMA:
         assert f.metadata and f.metadata[b"description"], f.name

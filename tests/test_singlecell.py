@@ -12,12 +12,11 @@ import scanpy as sc
 from anndata import AnnData
 from scipy import sparse
 
-from unlock_atlas.atlas import schema
-from unlock_atlas.atlas import schema_sc_composition as sc_comp
-from unlock_atlas.atlas import schema_sc_programs as sc_prog
+from unlock_atlas.contract import schema
+from unlock_atlas.contract import schema_sc_composition as sc_comp
+from unlock_atlas.contract import schema_sc_programs as sc_prog
 from unlock_atlas.errors import InputError
-from unlock_atlas.singlecell import load_markers, load_programmes
-from unlock_atlas.singlecell import _cli
+from unlock_atlas.singlecell import _cli, load_markers, load_programmes
 from unlock_atlas.singlecell.preprocess import detect_input
 from unlock_atlas.singlecell.simulate import genome_layout, patient_cnv, simulate_sample
 from unlock_atlas.singlecell.tables import write_tables

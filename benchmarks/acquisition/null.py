@@ -26,8 +26,8 @@ import argparse
 import numpy as np
 from scipy.stats import binom
 
-from unlock_atlas.calling.model import wilson
 from unlock_atlas.classify.acquisition import ACQUIRED_MAX_CCF, ALPHA, variant_p_at
+from unlock_atlas.domain import wilson
 
 ERROR = 5e-4
 #: name -> (tissue fragments, purity, plasma fragments, plasma TF); "demo" = resources/demo_cohort.yaml depths

@@ -2,10 +2,10 @@
 
     .venv/bin/python benchmarks/atlas_load/bench.py --root /tmp/atlas_load --patients 1000
 
-Writes a synthetic atlas with EVERY table registered in :data:`unlock_atlas.atlas.schema.TABLES`
+Writes a synthetic atlas with EVERY table registered in :data:`unlock_atlas.contract.schema.TABLES`
 (values drawn from each column's type and allowed values, seeded), laid out as the atlas stage
 lays it out (zstd Parquet; part-built tables one row group per patient, as
-``unlock_atlas.atlas.parts.assemble`` writes them; ``manifest.json`` with row counts and column
+``unlock_atlas.contract.parts.assemble`` writes them; ``manifest.json`` with row counts and column
 docs), then measures in a FRESH Python process (so imports and cold caches count):
 
 * ``import unlock_atlas``;
@@ -75,7 +75,11 @@ def make_atlas(out: Path, n_patients: int, seed: int = 11, row_group_rows: int =
     N > 0 buffers patients' parts until N rows and writes them as one row group (to measure what
     larger row groups would give).
     """
-    from unlock_atlas.atlas.schema import SCHEMA_VERSION, TABLES, manifest_column_docs
+    from unlock_atlas.contract.schema import (
+        SCHEMA_VERSION,
+        TABLES,
+        manifest_column_docs,
+    )
 
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)

@@ -57,15 +57,12 @@ DEMO_GENES = ["EGFR", "KRAS", "BRAF", "MET", "ALK", "PIK3CA", "NRAS", "MAP2K1", 
 FP_BUDGET_PER_MB = 1.0
 
 
-def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    """Wilson score 95 % interval (Brown, Cai & DasGupta 2001)."""
-    if n == 0:
-        return float("nan"), float("nan")
-    p = k / n
-    den = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / den
-    h = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, c - h), min(1.0, c + h)
+def wilson(k: int, n: int) -> tuple[float, float]:
+    """Wilson score 95 % interval (:func:`unlock_atlas.domain.wilson`)."""
+    from unlock_atlas.domain import wilson as _wilson
+
+    lo, hi = _wilson(k, n)
+    return float(lo), float(hi)
 
 
 def garwood(k: int) -> tuple[float, float]:

@@ -4,7 +4,7 @@ Unlike benchmarks/atlas_load (random values per column type, for load timing), t
 coherent content: drugs with their targets, samples at baseline / on treatment / progression,
 resistance mutations that rise in blood before progression, amplifications, single-cell tables.
 Each patient follows one of :data:`SCENARIOS` (resistance-biology.md §2 examples); per-patient
-parts (raw IDs) are written with ``unlock_atlas.atlas.parts.write_part`` and assembled by
+parts (raw IDs) are written with ``unlock_atlas.contract.parts.write_part`` and assembled by
 ``unlock_atlas.atlas.build_atlas`` (pseudonymised), which computes ``cohort_summary`` itself.
 
 :func:`make_cohort` returns the TRUTH the tests compare with (patients, biopsies, resistance
@@ -166,7 +166,7 @@ def make_cohort(root: Path, n_patients: int, seed: int = 8, stages: tuple[str, .
     ``stages`` limits the part tables written (e.g. ``()`` = no stage ran: empty tables).
     """
     from unlock_atlas.atlas import build_atlas
-    from unlock_atlas.atlas.parts import write_part
+    from unlock_atlas.contract.parts import write_part
 
     rng = np.random.default_rng(seed)
     pats, samples = [], []

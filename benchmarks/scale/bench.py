@@ -60,7 +60,7 @@ def measure(cmd: list[str], cwd: Path, log: Path) -> dict:
 
 
 def bench_schema() -> pa.Schema:
-    from unlock_atlas.atlas.schema import field_doc
+    from unlock_atlas.contract.schema import field_doc
 
     return pa.schema([
         field_doc("patient_id", pa.string(), "patient (pseudonymised in the atlas)", nullable=False),
@@ -78,7 +78,7 @@ def bench_schema() -> pa.Schema:
 
 
 def register_bench_table() -> None:
-    from unlock_atlas.atlas import schema
+    from unlock_atlas.contract import schema
 
     schema.TABLES[TABLE] = bench_schema()
     schema.SORT_KEYS[TABLE] = ["sample_id", "chrom", "pos"]
@@ -86,7 +86,7 @@ def register_bench_table() -> None:
 
 def write_parts(parts_dir: Path, run: Path, seed: int = 1) -> int:
     """One synthetic part per patient of ``run`` (raw IDs), via the stage contract's write_part."""
-    from unlock_atlas.atlas.parts import write_part
+    from unlock_atlas.contract.parts import write_part
 
     register_bench_table()
     samples = pd.read_csv(run / "config" / "samples.tsv", sep="\t", dtype=str)

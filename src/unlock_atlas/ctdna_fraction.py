@@ -12,9 +12,10 @@ A clonal heterozygous mutation in a diploid region has VAF = TF / 2, so TF = 2 x
 mutations are "clonal heterozygous" is decided from the tissue, whose tumour content is known
 (samples.tsv ``purity``):
 
-* **Truncal set.** Somatic (``origin`` somatic, ``filter`` PASS — clonal haematopoiesis, germline
-  and artefacts excluded, resistance-biology.md §4) variants (SNVs, MNVs and indels: a patient's
-  truncal driver is often an indel, e.g. EGFR exon-19 deletions) called in EVERY tissue sample of the
+* **Truncal set.** Somatic (:func:`unlock_atlas.domain.is_somatic`: ``origin`` somatic, ``filter``
+  PASS — clonal haematopoiesis, germline and artefacts excluded, resistance-biology.md §4)
+  variants (SNVs, MNVs and indels: a patient's truncal driver is often an indel, e.g. EGFR exon-19
+  deletions) called in EVERY tissue sample of the
   patient that has a purity, whose mean multiplicity-adjusted fraction k = 2 x VAF / purity lies
   in [0.75, 1.35] (:data:`TRUNCAL_K`). k = 1 for a clonal heterozygous mutation; the window drops
   subclonal mutations (CCF <= 0.6 gives k <= 0.6), mutations with LOH or on gained alleles
@@ -40,26 +41,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from scipy.stats import binomtest
 
 from .atomic import atomic_path
+from .domain import allele_id, is_somatic, wilson
+from .tables import missing_to_none as _na
 from .tables import read_table
 
 #: Multiplicity-adjusted fraction window of a truncal heterozygous mutation (module docstring).
 TRUNCAL_K = (0.75, 1.35)
 #: Plasma tumour fraction under which a negative result is non-informative (module docstring).
 MIN_INFORMATIVE_TF = 0.03
-#: Confidence level of the intervals.
-CONFIDENCE = 0.95
 #: Columns of the samples frame :func:`tumour_fractions` reads (a patient's rows of samples.tsv).
 SAMPLE_COLUMNS = ["sample_id", "sample_type", "timepoint", "collection_day", "purity", "histology"]
 #: Columns of the per-patient tumour-fraction table (``tumour_fraction.tsv``), in order.
 TF_COLUMNS = ["patient_id", "sample_id", "sample_type", "timepoint", "collection_day", "method", "n_variants",
               "alt_reads", "depth", "tumour_fraction", "tf_ci_low", "tf_ci_high", "informative"]
-
-
-def _na(x: object) -> object:
-    return None if x is None or (not isinstance(x, (list, tuple, dict)) and pd.isna(x)) else x
 
 
 def patient_samples(run: object, patient_id: str) -> pd.DataFrame:
@@ -81,32 +77,14 @@ def tumour_samples(samples: pd.DataFrame) -> pd.DataFrame:
     return s.sort_values(["collection_day", "sample_type", "sample_id"], kind="stable")
 
 
-def somatic(variants: pd.DataFrame) -> pd.DataFrame:
-    """Rows of somatic, PASS variants (no germline, CH or artefact)."""
-    return variants[(variants["origin"] == "somatic") & (variants["filter"] == "PASS")]
-
-
-def variant_key(df: pd.DataFrame) -> pd.Series:
-    """``chrom:pos:ref>alt`` of each row."""
-    return df["chrom"].astype(str) + ":" + df["pos"].astype(str) + ":" + df["ref"].astype(str) + ">" + df["alt"].astype(str)
-
-
-def wilson(alt: int, depth: int) -> tuple[float, float]:
-    """95 % Wilson interval of ``alt / depth`` (``(0, 1)`` when depth is 0)."""
-    if depth <= 0:
-        return 0.0, 1.0
-    ci = binomtest(int(alt), int(depth)).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
-    return float(ci.low), float(ci.high)
-
-
 def truncal_variants(samples: pd.DataFrame, variants: pd.DataFrame) -> list[str]:
     """Keys (chrom:pos:ref>alt) of the patient's truncal heterozygous variants (module docstring)."""
     tissue = samples[(samples["sample_type"] == "tissue") & samples["purity"].notna()]
     if tissue.empty:
         return []
     purity = dict(zip(tissue["sample_id"], tissue["purity"].astype(float)))
-    v = somatic(variants)
-    v = v[v["sample_id"].isin(list(purity))].assign(key=lambda d: variant_key(d))
+    v = variants[is_somatic(variants)]
+    v = v[v["sample_id"].isin(list(purity))].assign(key=lambda d: allele_id(d))
     out = []
     for key, g in v.groupby("key", sort=True):
         if len(g) < len(purity) or not (g["status"] == "called").all():
@@ -136,7 +114,7 @@ def tumour_fractions(patient_id: str, samples: pd.DataFrame, variants: pd.DataFr
         (``alt_reads``/``depth``/``tumour_fraction``/CI missing when ``method`` is ``none``).
     """
     truncal = set(truncal_variants(samples, variants))
-    v = somatic(variants).assign(key=lambda d: variant_key(d))
+    v = variants[is_somatic(variants)].assign(key=lambda d: allele_id(d))
     rows = []
     for s in tumour_samples(samples).itertuples():
         mine = v[v["sample_id"] == s.sample_id]
@@ -146,7 +124,7 @@ def tumour_fractions(patient_id: str, samples: pd.DataFrame, variants: pd.DataFr
         called = mine[mine["status"] == "called"]
         if len(t):
             alt, depth = int(t["alt_reads"].sum()), int(t["depth"].sum())
-            lo, hi = wilson(alt, depth)
+            lo, hi = (float(x) for x in wilson(alt, depth))
             row.update(method="truncal_vaf", n_variants=len(t), alt_reads=alt, depth=depth,
                        tumour_fraction=min(1.0, 2 * alt / depth), tf_ci_low=min(1.0, 2 * lo), tf_ci_high=min(1.0, 2 * hi))
         elif len(called):

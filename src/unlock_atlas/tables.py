@@ -17,6 +17,12 @@ import pandas as pd
 from .errors import InputError, Problem
 
 
+def missing_to_none(x: Any) -> Any:
+    """A table cell with pandas/numpy missing values (None, NaN, NaT, pd.NA) as ``None``; lists,
+    tuples and dicts pass unchanged."""
+    return None if x is None or (not isinstance(x, (list, tuple, dict)) and pd.isna(x)) else x
+
+
 def read_table(path: str | Path, what: str, fix: str, *, columns: Sequence[str] = (), fmt: str = "parquet",
                fix_columns: str | None = None, **read_kw: Any) -> pd.DataFrame:
     """Read one table written by the pipeline.

@@ -18,4 +18,4 @@ _EXPORTS = {
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 
-__all__ = ["Annotator", "CSQ_FIELDS", "CSQ_HEADER", "Csq", "SEVERITY", "annotate_tx", "annotate_vcf", "minimal"]
+__all__ = ["CSQ_FIELDS", "CSQ_HEADER", "SEVERITY", "Annotator", "Csq", "annotate_tx", "annotate_vcf", "minimal"]

@@ -1,7 +1,7 @@
 """Fill the annotation columns of an atlas ``variants`` part (workflow step after calling).
 
 The caller writes the long ``variants`` part with the annotation columns null (they are
-``filled_by="annotate"`` in :mod:`unlock_atlas.atlas.schema_variants`); this module annotates
+``filled_by="annotate"`` in :mod:`unlock_atlas.contract.schema_variants`); this module annotates
 each distinct allele once with the same :class:`~.annotator.Annotator` that writes the VCF's
 ``CSQ`` and fills ``gene``, ``transcript``, ``refseq_transcript``, ``hgvsc``, ``hgvsp``,
 ``hgvsp_short`` and ``consequence``.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..atlas.parts import write_part
+from ..contract.parts import write_part
 from ..errors import InputError, Problem
 from .annotator import Annotator
 from .consequence import SEVERITY, Csq

@@ -1,8 +1,10 @@
 """The atlas: Parquet tables with documented schemas, a manifest, pseudonymised IDs, ``load_atlas``.
 
-* :mod:`.schema` — the one source of truth for table schemas and column docs;
+* the table schemas, column docs and the parts reader/writer are Core: :mod:`unlock_atlas.contract`
+  (re-exported here: ``SCHEMA_VERSION``, ``TABLES``, ``column_docs``, ``manifest_column_docs``);
 * :mod:`.privacy` — keyed pseudonyms and the private ID map;
 * :mod:`.build` — ``build_atlas`` (all-or-nothing writer) and the derived columns' rules;
+* :mod:`.summary` — the ``cohort_summary`` table computed from the assembled tables;
 * :mod:`.load` — ``load_atlas``.
 """
 
@@ -14,21 +16,31 @@ from .._lazy import lazy_exports
 _EXPORTS = {
     "build_atlas": ".build",
     "qc_status": ".build",
-    "resistance_type": ".build",
     "Atlas": ".load",
     "AtlasError": ".load",
     "load_atlas": ".load",
     "PseudonymError": ".privacy",
     "pseudonym": ".privacy",
-    "SCHEMA_VERSION": ".schema",
-    "TABLES": ".schema",
-    "column_docs": ".schema",
-    "manifest_column_docs": ".schema",
+    "SCHEMA_VERSION": "..contract.schema",
+    "TABLES": "..contract.schema",
+    "column_docs": "..contract.fields",
+    "manifest_column_docs": "..contract.schema",
+    "MissingTableError": ".load",
 }
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 
 __all__ = [
-    "Atlas", "AtlasError", "PseudonymError", "SCHEMA_VERSION", "TABLES", "build_atlas", "column_docs",
-    "load_atlas", "manifest_column_docs", "pseudonym", "qc_status", "resistance_type",
+    "SCHEMA_VERSION",
+    "TABLES",
+    "Atlas",
+    "AtlasError",
+    "MissingTableError",
+    "PseudonymError",
+    "build_atlas",
+    "column_docs",
+    "load_atlas",
+    "manifest_column_docs",
+    "pseudonym",
+    "qc_status"
 ]

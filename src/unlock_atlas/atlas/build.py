@@ -24,11 +24,21 @@ import pyarrow.parquet as pq
 import unlock_atlas
 
 from ..atomic import atomic_dir
+from ..contract.parts import assemble, conform
+from ..contract.schema import (
+    COMPUTED_TABLES,
+    PATIENTS,
+    SAMPLES,
+    SCHEMA_VERSION,
+    TABLES,
+    manifest_column_docs,
+)
+from ..contract.vocab import SAMPLE_TYPES
+from ..domain import resistance_type
 from ..errors import InputError, Problem, UnlockError
-from .parts import assemble, conform
 from .privacy import Pseudonymiser, resolve_key, write_id_map
 from .provenance import knowledge_versions, tool_versions
-from .schema import COMPUTED_TABLES, PATIENTS, SAMPLE_TYPES, SAMPLES, SCHEMA_VERSION, TABLES, manifest_column_docs
+from .summary import cohort_summary
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +53,6 @@ FAIL_FRACTION_OF_MINIMUM = 0.5
 #: ... or when more than this fraction of targets has no coverage at all.
 MAX_ZERO_COVERAGE_TARGET_FRACTION = 0.10
 
-#: Resistance-timing thresholds in days from treatment start (see :func:`resistance_type`).
-MIN_EXPOSURE_DAYS = 42        # SITC: >= 6 weeks of drug exposure before resistance can be judged [R]
-EARLY_PROGRESSION_DAYS = 84   # 12 weeks: at or before the first restaging scans
-DURABLE_SD_DAYS = 168         # 24 weeks: MATCH-R entry criterion SD >= 24 weeks [V]; SITC SD >= 6 months [R]
-
 PATIENT_COLUMNS = ["patient_id", "tumour_type", "drug", "progression_day", "best_response",
                    "early_trial_after", "drug_class", "targets"]
 SAMPLE_COLUMNS = ["patient_id", "sample_id", "sample_type", "timepoint", "collection_day", "bam",
@@ -59,45 +64,6 @@ def _val(x: Any) -> Any:
     if x is None or (not isinstance(x, (list, tuple, dict)) and pd.isna(x)):
         return None
     return x.item() if hasattr(x, "item") else x
-
-
-def resistance_type(progression_day: int | None, best_response: str | None) -> str:
-    """Classify a patient's resistance to the drug as primary / acquired / not_progressed / unknown.
-
-    Rules, applied in order (sources: MATCH-R entry criterion "progression after PR, or SD ≥ 24
-    weeks" [V], resistance-biology.md §1 and §2.9; SITC definitions, Kluger et al., JITC
-    2020;8:e000398 — ≥ 6 weeks of exposure, SD ≥ 6 months for secondary resistance [R]):
-
-    1. no ``progression_day`` → ``not_progressed``;
-    2. best response CR or PR → ``acquired`` (the tumour responded, then escaped);
-    3. best response SD and progression on/after day 168 → ``acquired`` (durable disease control,
-       the MATCH-R criterion);
-    4. progression before day 42 → ``unknown``: under 6 weeks of exposure SITC does not judge
-       resistance (the drug may not have had time to act, or stopped for toxicity);
-    5. best response PD → ``primary`` (never benefited);
-    6. no evaluable best response (missing or NE) and progression before day 84 → ``primary``:
-       progression at or before the first restaging scans (every 6–8 weeks) leaves at most a
-       brief SD, which SITC counts as primary resistance (SD < 6 months), and a PR confirmed
-       and lost within 12 weeks is implausible;
-    7. otherwise (SD for < 168 days; or no response recorded and progression after day 84)
-       → ``unknown``. SITC would call SD < 6 months primary resistance, but for targeted
-       therapy such patients are outside the MATCH-R definition of acquired resistance and
-       the atlas does not force them into either group.
-    """
-    if progression_day is None:
-        return "not_progressed"
-    response = best_response if best_response in ("CR", "PR", "SD", "PD") else None
-    if response in ("CR", "PR"):
-        return "acquired"
-    if response == "SD" and progression_day >= DURABLE_SD_DAYS:
-        return "acquired"
-    if progression_day < MIN_EXPOSURE_DAYS:
-        return "unknown"
-    if response == "PD":
-        return "primary"
-    if response is None and progression_day < EARLY_PROGRESSION_DAYS:
-        return "primary"
-    return "unknown"
 
 
 def qc_status(sample_type: str, metrics: dict[str, Any], thresholds: dict[str, Any]) -> tuple[str, list[str]]:
@@ -254,8 +220,6 @@ def _identity(parts_dir: Path | None) -> dict[str, bool | None]:
 
 def _cohort_summary(atlas_dir: Path) -> pa.Table:
     """The ``cohort_summary`` table computed from the tables already written in ``atlas_dir``."""
-    from ..classify.summary import cohort_summary
-
     def read(name: str) -> pd.DataFrame:
         return pq.read_table(atlas_dir / f"{name}.parquet").to_pandas()
 
@@ -377,7 +341,7 @@ def build_atlas(patients: pd.DataFrame, samples: pd.DataFrame, qc: dict[str, dic
         Replace IDs by keyed pseudonyms (see :mod:`unlock_atlas.atlas.privacy`).
     parts_dir
         ``results/tables``: the stages' per-patient / per-sample parts of every other registered
-        table (``<parts_dir>/<table>/<raw id>.parquet``; see :mod:`unlock_atlas.atlas.parts`). A
+        table (``<parts_dir>/<table>/<raw id>.parquet``; see :mod:`unlock_atlas.contract.parts`). A
         registered table without parts is written empty, with its full schema.
     """
     _check_columns(patients, PATIENT_COLUMNS, "patients.tsv")

@@ -1,7 +1,7 @@
 """The atlas data dictionary (docs/atlas.md), generated from the registered pyarrow schemas.
 
 One source of truth: every table's columns, types, units, allowed values and "how computed"
-text come from the field metadata of :data:`unlock_atlas.atlas.schema.TABLES` (the same
+text come from the field metadata of :data:`unlock_atlas.contract.schema.TABLES` (the same
 metadata the manifest's ``columns`` carries), and the named views' columns and SQL from
 :mod:`unlock_atlas.atlas.query` run on empty tables of those schemas. Regenerate with::
 
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from ..contract.schema import SCHEMA_VERSION, TABLES, column_docs
 from .diff import row_key
-from .schema import SCHEMA_VERSION, TABLES, column_docs
 
 #: Path of the generated dictionary, relative to the repository root.
 DOC_PATH = "docs/atlas.md"
@@ -51,7 +51,7 @@ def table_description(name: str, schema: pa.Schema) -> str:
     if name in CORE_TABLE_DOCS:
         return CORE_TABLE_DOCS[name]
     try:
-        doc = importlib.import_module(f"{__package__}.schema_{name}").__doc__ or ""
+        doc = importlib.import_module(f"unlock_atlas.contract.schema_{name}").__doc__ or ""
     except ModuleNotFoundError:
         doc = ""
     first = doc.strip().split("\n\n")[0]
@@ -105,7 +105,7 @@ def render_dictionary(tables: dict[str, pa.Schema] | None = None) -> str:
     lines = [
         "# Atlas data dictionary",
         "",
-        "<!-- Generated from the pyarrow schemas in src/unlock_atlas/atlas/schema*.py by "
+        "<!-- Generated from the pyarrow schemas in src/unlock_atlas/contract/schema*.py by "
         "`unlock-atlas dictionary --out docs/atlas.md`. Do not edit by hand. -->",
         "",
         f"Schema version **{SCHEMA_VERSION}** (`manifest.json` → `schema_version`). `MAJOR.MINOR`: new tables "

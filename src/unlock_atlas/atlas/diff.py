@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .schema import SORT_KEYS
+from ..contract.schema import SORT_KEYS
 
 #: Row keys of the tables the atlas stage builds itself (one row per patient / per sample).
 CORE_KEYS = {"patients": ["patient_id"], "samples": ["sample_id"]}

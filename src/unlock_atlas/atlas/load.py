@@ -20,8 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..contract.schema import SCHEMA_VERSION
 from ..errors import UnlockError
-from .schema import SCHEMA_VERSION
 
 MANIFEST = "manifest.json"
 
@@ -85,7 +85,7 @@ class Atlas:
     def file(self, name: str) -> Path:
         """The Parquet file of table ``name`` (checked to exist)."""
         if name not in self.tables:
-            from .schema import TABLES
+            from ..contract.schema import TABLES
 
             if name in TABLES:
                 raise MissingTableError(
@@ -105,7 +105,7 @@ class Atlas:
 
         Read as record batches of :data:`BATCH_ROWS` rows rather than with ``pq.read_table``:
         on atlases written with one row group per patient (before
-        :data:`unlock_atlas.atlas.parts.ROW_GROUP_ROWS`) this is about 2x faster
+        :data:`unlock_atlas.contract.parts.ROW_GROUP_ROWS`) this is about 2x faster
         (benchmarks/atlas_load, RESULTS.md "Atlas loading").
         """
         if name not in self._arrow:
@@ -140,8 +140,8 @@ class Atlas:
         Returns ``(connection, unavailable)``: named views or registered tables this atlas lacks,
         with the reason (see :mod:`unlock_atlas.atlas.query`).
         """
+        from ..contract.schema import TABLES
         from .query import connect
-        from .schema import TABLES
 
         con, unavailable = connect({name: self.file(name) for name in self.tables})
         for name in TABLES:
@@ -161,7 +161,7 @@ class Atlas:
             con.close()
 
     def __getattr__(self, name: str) -> pd.DataFrame:
-        from .schema import TABLES
+        from ..contract.schema import TABLES
 
         if name.startswith("_") or "tables" not in self.__dict__ or name not in [*self.tables, *TABLES]:
             raise AttributeError(name)

@@ -115,9 +115,8 @@ def pon_handler(args: argparse.Namespace) -> int:
 
 
 def handler(args: argparse.Namespace) -> int:
-    from ..atlas import parts
+    from ..contract import parts
     from .caller import call_patient, variants_table, write_vcf
-
     from .pon import PanelOfNormals
 
     t0 = time.monotonic()

@@ -11,7 +11,9 @@ import pandas as pd
 import pysam
 
 from ..atomic import atomic_path
+from ..domain import wilson
 from ..errors import InputError, Problem
+from ..reference import read_bed, read_bed_records
 from . import genotype, model
 from .filters import FILTERS, ch_genes, origin_and_filters
 from .pileup import SampleCounts, count_sample, merge_intervals
@@ -21,35 +23,17 @@ logger = logging.getLogger(__name__)
 
 
 def read_panel(bed: str | Path) -> list[tuple[str, int, int]]:
-    """The panel BED's intervals, merged (0-based half-open)."""
-    out = []
-    try:
-        lines = Path(bed).read_text().splitlines()
-    except OSError as exc:
-        raise InputError(Problem(str(bed), f"cannot read the panel BED: {exc}", "give results/reference/panel.bed")) from None
-    for n, line in enumerate(lines, 1):
-        if not line.strip() or line.startswith(("#", "track", "browser")):
-            continue
-        f = line.split("\t")
-        try:
-            out.append((f[0], int(f[1]), int(f[2])))
-        except (IndexError, ValueError):
-            raise InputError(Problem(str(bed), "not a BED line (chrom, start, end)", "fix or regenerate the BED",
-                                     row=n)) from None
-    return merge_intervals(out)
+    """The panel BED's intervals, merged (0-based half-open); the BED is read by
+    :func:`unlock_atlas.reference.read_bed` (errors name the file and line)."""
+    return merge_intervals([(iv.chrom, iv.start, iv.end) for iv in read_bed(bed)])
 
 
 def read_panel_genes(bed: str | Path) -> dict[str, list[tuple[int, int, str]]]:
-    """Gene name (BED column 4) of each panel interval, per chromosome; empty when unnamed."""
+    """Gene name (BED column 4) of each panel interval, per chromosome, in file order (an unnamed
+    interval is named ``chrom:start-end``, which is no gene)."""
     out: dict[str, list[tuple[int, int, str]]] = {}
-    try:
-        lines = Path(bed).read_text().splitlines()
-    except OSError:
-        return out
-    for line in lines:
-        f = line.split("\t")
-        if len(f) >= 4 and not line.startswith(("#", "track", "browser")) and f[1].isdigit() and f[2].isdigit():
-            out.setdefault(f[0], []).append((int(f[1]), int(f[2]), f[3]))
+    for _, iv in read_bed_records(bed):
+        out.setdefault(iv.chrom, []).append((iv.start, iv.end, iv.name))
     return out
 
 
@@ -86,7 +70,7 @@ def genotype_patient(counts: dict[str, SampleCounts], normal: str | None, sample
         bg_n = allele_background(key, prior, nobs, normal, pon, params, without_normal=True)[0] if nobs else bg
         per: dict[str, dict] = {}
         for s, o in obs.items():
-            lo, hi = model.wilson(o.alt, o.depth)
+            lo, hi = wilson(o.alt, o.depth)
             b = bg_n if s == normal else bg
             ds = model.detection_score_bb(o.alt, o.depth, b.mu, b.rho)
             per[s] = dict(alt=o.alt, ref=o.ref_count, depth=o.depth, af=o.alt / o.depth if o.depth else float("nan"),

@@ -59,8 +59,6 @@ FILTERS: dict[str, str] = {
     "ch_not_excluded": "Plasma-only variant in a clonal-haematopoiesis gene that the normal had < 95% power to detect",
 }
 ARTEFACT_FILTERS = ("strand_bias", "read_position", "low_mapq", "pon")
-#: Every ORIGIN value.
-ORIGINS = ("somatic", "germline", "chip", "ch_not_excluded", "artefact")
 
 
 def ch_genes() -> frozenset[str]:

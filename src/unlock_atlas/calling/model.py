@@ -2,7 +2,7 @@
 
 Choices and their reasons (see ``docs/calling.md`` for the full argument):
 
-* **VAF interval: Wilson score 95 %.** Clopper–Pearson is conservative (coverage > 95 %, often
+* **VAF interval: Wilson score 95 %** (:func:`unlock_atlas.domain.wilson`). Clopper–Pearson is conservative (coverage > 95 %, often
   ~98 % at low counts), which makes intervals needlessly wide at the 1–10 alt-fragment counts
   typical of ctDNA; the Wilson interval has close-to-nominal average coverage at small p
   (Brown, Cai & DasGupta 2001, Stat Sci 16:101) and is never outside [0, 1].
@@ -69,7 +69,6 @@ MIN_ALT_CANDIDATE = 2
 PRIOR_WEIGHT = 2000.0
 PRIOR_FLOOR = 1e-6
 CARRIER_AF = 0.02
-Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
@@ -116,21 +115,6 @@ class CallingParams:
 
 
 DEFAULT = CallingParams()
-
-
-def wilson(alt: np.ndarray | int, depth: np.ndarray | int, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of ``alt / depth``; (nan, nan) where depth == 0."""
-    k = np.asarray(alt, dtype=float)
-    n = np.asarray(depth, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / n
-        den = 1 + z * z / n
-        centre = (p + z * z / (2 * n)) / den
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-        # at k = 0 / k = n the Wilson bound is exactly 0 / 1; set it so rounding cannot exclude it
-        lo = np.where(n > 0, np.where(k <= 0, 0.0, np.clip(centre - half, 0, 1)), np.nan)
-        hi = np.where(n > 0, np.where(k >= n, 1.0, np.clip(centre + half, 0, 1)), np.nan)
-    return lo, hi
 
 
 def detection_score(alt: np.ndarray | int, depth: np.ndarray | int, err: np.ndarray | float) -> np.ndarray:

@@ -1,5 +1,6 @@
 """Classification: alterations across timepoints, ctDNA tumour fraction and concordance,
-drug-aware resistance mechanisms, and the cohort summary (docs/classification.md)."""
+drug-aware resistance mechanisms (docs/classification.md; the cohort summary is
+computed by the atlas stage, :mod:`unlock_atlas.atlas.summary`)."""
 
 from __future__ import annotations
 

@@ -43,22 +43,22 @@ from typing import Any
 
 import pandas as pd
 
-from ..atlas.schema import TIMEPOINTS
-from ..knowledge.resistance import load_kb, to_one_letter
-from .acquisition import (ACQUIRED_MAX_CCF, ALPHA, cn_ccf_upper, fusion_ccf_upper, fusion_enrichment_p, fusion_p_at,
-                          variant_ccf_upper, variant_p_at)
-from .ctdna import somatic
+from ..contract.vocab import TIMEPOINTS
+from ..domain import allele_id, is_somatic
+from ..knowledge.resistance import load_kb
+from .acquisition import (
+    ACQUIRED_MAX_CCF,
+    ALPHA,
+    cn_ccf_upper,
+    fusion_ccf_upper,
+    fusion_enrichment_p,
+    fusion_p_at,
+    variant_ccf_upper,
+    variant_p_at,
+)
 from .patient import PatientData
 
 SEQ_KINDS = ("snv", "mnv", "indel")
-
-
-def hgvsp_short(hgvsp: Any) -> str | None:
-    """``p.Cys797Ser`` (optionally ``ENSP...:`` prefixed) -> ``p.C797S``; None stays None."""
-    if hgvsp is None or (not isinstance(hgvsp, str) and pd.isna(hgvsp)) or not str(hgvsp).strip():
-        return None
-    text = str(hgvsp).split(":")[-1]
-    return "p." + to_one_letter(text)
 
 
 def cn_observations(pat: PatientData) -> pd.DataFrame:
@@ -134,8 +134,9 @@ class _Builder:
 
     # -- sequence variants ------------------------------------------------------------------------
     def variants(self) -> list[dict]:
-        v = somatic(self.pat.variants)
+        v = self.pat.variants[is_somatic(self.pat.variants)]
         v = v[v["kind"].isin(SEQ_KINDS) & v["sample_id"].isin(list(self.meta))]
+        v = v.assign(allele_id=allele_id(v))
         out = []
         for (chrom, pos, ref, alt), g in v.groupby(["chrom", "pos", "ref", "alt"], sort=True):
             by = {r.sample_id: r for r in g.itertuples()}
@@ -143,9 +144,9 @@ class _Builder:
             if not any(present.values()):
                 continue
             first = g.iloc[0]
-            row = {"alteration_id": f"{chrom}:{pos}:{ref}>{alt}", "kind": first["kind"], "gene": first["gene"],
+            row = {"alteration_id": first["allele_id"], "kind": first["kind"], "gene": first["gene"],
                    "chrom": chrom, "pos": int(pos), "ref": ref, "alt": alt, "transcript": first["transcript"],
-                   "hgvsc": first["hgvsc"], "hgvsp": first["hgvsp"], "hgvsp_short": hgvsp_short(first["hgvsp"]),
+                   "hgvsc": first["hgvsc"], "hgvsp": first["hgvsp"], "hgvsp_short": first["hgvsp_short"],
                    "consequence": first["consequence"]}
             vaf = {s: float(r.vaf) for s, r in by.items() if r.depth > 0 and not pd.isna(r.vaf)}
             row.update(self._timepoint_cols(present, vaf, {}))

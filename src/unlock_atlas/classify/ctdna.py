@@ -2,7 +2,7 @@
 
 Tumour fraction (TF)
 --------------------
-One definition, owned by the domain module :mod:`unlock_atlas.ctdna_fraction` (2 x pooled VAF of
+One definition, owned by the module :mod:`unlock_atlas.ctdna_fraction` (2 x pooled VAF of
 the patient's truncal heterozygous variants, with a Wilson interval; ``max_vaf`` fallback; TF <
 :data:`MIN_INFORMATIVE_TF` = 0.03 is non-informative). The copy-number stage uses the same
 function, before plasma copy-number calling, so the atlas ``copy_number`` table holds the
@@ -21,13 +21,11 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import ctdna_fraction
-from ..ctdna_fraction import MIN_INFORMATIVE_TF, TRUNCAL_K, somatic, wilson
+from ..ctdna_fraction import MIN_INFORMATIVE_TF, TRUNCAL_K
+from ..domain import allele_id, is_somatic
 from .patient import PatientData
 
-__all__ = ["MIN_INFORMATIVE_TF", "TRUNCAL_K", "somatic", "truncal_variants", "tumour_content", "tumour_fractions",
-           "wilson"]
-
-_key = ctdna_fraction.variant_key
+__all__ = ["MIN_INFORMATIVE_TF", "TRUNCAL_K", "truncal_variants", "tumour_content", "tumour_fractions"]
 
 
 def truncal_variants(pat: PatientData) -> list[str]:
@@ -44,7 +42,7 @@ def tumour_fractions(pat: PatientData) -> pd.DataFrame:
 
 
 def _add_concordance(pat: PatientData, tf: pd.DataFrame) -> pd.DataFrame:
-    v = somatic(pat.variants).assign(key=lambda d: _key(d))
+    v = pat.variants[is_somatic(pat.variants)].assign(key=lambda d: allele_id(d))
     called = v[v["status"] == "called"]
     by_sample = {sid: set(g["key"]) for sid, g in called.groupby("sample_id")}
     tissue = pat.samples[pat.samples["sample_type"] == "tissue"]

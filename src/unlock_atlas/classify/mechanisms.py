@@ -41,8 +41,16 @@ from typing import Any
 
 import pandas as pd
 
-from ..atlas.build import resistance_type
-from ..knowledge.resistance import PROTEIN_ALTERING, Alteration, KBMatch, ResistanceKB, load_kb
+from ..contract.vocab import TIMEPOINTS
+from ..domain import resistance_type
+from ..knowledge.resistance import (
+    PROTEIN_ALTERING,
+    Alteration,
+    KBMatch,
+    ResistanceKB,
+    load_kb,
+)
+from ..tables import missing_to_none as _v
 from .ctdna import MIN_INFORMATIVE_TF
 from .lineage import transformation_of
 from .nongenetic import PROGRAMMES, non_genetic_evidence
@@ -63,10 +71,6 @@ def class_of(subclass: str) -> str:
     if subclass in ("UNKNOWN", "NON_INFORMATIVE"):
         return "unknown"
     return "other"
-
-
-def _v(x: Any) -> Any:
-    return None if x is None or (not isinstance(x, (list, tuple, dict)) and pd.isna(x)) else x
 
 
 def alteration_label(a: dict) -> str:
@@ -102,7 +106,7 @@ def _eligible(a: dict, rtype: str) -> bool:
 
 def _observed(a: dict) -> str:
     parts = []
-    for tp in ("baseline", "on_treatment", "progression"):
+    for tp in TIMEPOINTS:
         for st in ("tissue", "plasma"):
             pres = _v(a.get(f"present_{tp}_{st}"))
             if pres is None:

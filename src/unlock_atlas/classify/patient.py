@@ -18,11 +18,12 @@ from ..ctdna_fraction import patient_samples, tumour_samples
 from ..errors import InputError, Problem
 from ..knowledge.drugs import Regimen, resolve_regimen
 from ..tables import concat_parts, read_table
+from ..tables import missing_to_none as _na
 
 #: Columns of the variants part the classifier needs (schema_variants.py).
 VARIANT_COLUMNS = ["sample_id", "chrom", "pos", "ref", "alt", "kind", "gene", "transcript", "hgvsc", "hgvsp",
-                   "consequence", "alt_reads", "depth", "vaf", "vaf_ci_low", "vaf_ci_high", "status", "filter",
-                   "origin"]
+                   "hgvsp_short", "consequence", "alt_reads", "depth", "vaf", "vaf_ci_low", "vaf_ci_high", "status",
+                   "filter", "origin"]
 #: Columns of the fusion TSVs (copynumber/fusions.py FUSION_COLUMNS) the classifier needs.
 FUSION_COLUMNS = ["chrom_a", "pos_a", "gene_a", "chrom_b", "pos_b", "gene_b", "fragments"]
 
@@ -70,10 +71,6 @@ class PatientData:
     def tumour_samples(self) -> pd.DataFrame:
         """Tissue and plasma samples, ordered by collection day."""
         return tumour_samples(self.samples)
-
-
-def _na(x: object) -> object:
-    return None if x is None or (not isinstance(x, (list, tuple, dict)) and pd.isna(x)) else x
 
 
 def read_variants(path: str | Path) -> pd.DataFrame:

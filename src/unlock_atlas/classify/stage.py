@@ -2,7 +2,7 @@
 
 ``ctdna`` (tumour fraction + concordance per tumour sample), ``alterations`` and ``mechanisms``
 parts are written to ``results/tables/<table>/<patient>.parquet`` (raw IDs, atomically, via
-:func:`unlock_atlas.atlas.parts.write_part`).
+:func:`unlock_atlas.contract.parts.write_part`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..atlas.parts import write_part
-from ..atlas.schema import table_schema
+from ..contract.parts import write_part
+from ..contract.schema import table_schema
 from .alterations import build_alterations, tumour_content_low
 from .ctdna import tumour_content, tumour_fractions
 from .mechanisms import classify_patient

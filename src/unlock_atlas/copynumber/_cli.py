@@ -22,6 +22,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from ..contract.vocab import SAMPLE_TYPES
 from ..errors import InputError, Problem
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     k.add_argument("--reference", type=Path, required=True)
     k.add_argument("--sample-id", required=True)
     k.add_argument("--patient-id", required=True)
-    k.add_argument("--sample-type", required=True, choices=["tissue", "plasma", "normal"])
+    k.add_argument("--sample-type", required=True, choices=SAMPLE_TYPES)
     k.add_argument("--purity", type=float, help="tissue purity (samples.tsv)")
     tf = k.add_mutually_exclusive_group()
     tf.add_argument("--tumour-fraction", type=float, help="plasma tumour fraction (no interval)")
@@ -131,7 +132,7 @@ def _reference(args: argparse.Namespace) -> int:
 
 
 def _call(args: argparse.Namespace) -> int:
-    from ..atlas.parts import write_part
+    from ..contract.parts import write_part
     from .sample import call_sample, plasma_tumour_fraction, plot_genes, write_targets
 
     tf, interval = args.tumour_fraction, None

@@ -65,7 +65,6 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-CALLS = ["amplification", "gain", "neutral", "loss", "deep_deletion"]
 AMP_CN = 5.0
 GAIN_CN = 2.5
 LOSS_CN = 1.5

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..atomic import atomic_path
+from ..contract.vocab import SAMPLE_TYPES
 from ..ctdna_fraction import MIN_INFORMATIVE_TF, read_tumour_fractions
 from ..errors import InputError, Problem
 from .coverage import read_coverage
@@ -15,8 +16,6 @@ from .genes import gene_table
 from .normalise import gene_noise, log2_ratios, read_reference
 
 logger = logging.getLogger(__name__)
-
-SAMPLE_TYPES = ("tissue", "plasma", "normal")
 
 
 def tumour_content_for(sample_type: str, purity: float | None, tumour_fraction: float | None) -> tuple[float | None, str]:
@@ -85,7 +84,7 @@ def call_sample(coverage: str | Path, reference: str | Path, sample_id: str, pat
     -------
     (targets, genes)
         ``targets``: the coverage table with ``log2``, ``spread``, ``usable``; ``genes``: rows of
-        the ``copy_number`` table (:mod:`unlock_atlas.atlas.schema_copy_number`).
+        the ``copy_number`` table (:mod:`unlock_atlas.contract.schema_copy_number`).
     """
     tc, source = tumour_content_for(sample_type, purity, tumour_fraction)
     ref = read_reference(str(reference))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 
+from ..contract.vocab import VARIANT_ORIGINS as _ORIGINS
+from ..contract.vocab import VARIANT_STATUSES as _STATUSES
 from ..errors import UnlockError
 
 logger = logging.getLogger(__name__)
 
-_STATUSES = ["called", "detected_below_threshold", "not_detected", "not_covered"]
-_ORIGINS = ["somatic", "germline", "chip", "ch_not_excluded", "artefact"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

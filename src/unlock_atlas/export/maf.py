@@ -1,7 +1,8 @@
 """MAF export of the atlas ``variants`` table (GDC MAF specification, vcf2maf conventions).
 
 One row per variant × tumour sample (tissue or plasma) whose per-sample ``status`` and
-``origin`` are selected (default: ``called`` and ``somatic`` — what a mutation MAF holds).
+``origin`` are selected (default: ``called`` and ``somatic`` — what a mutation MAF holds; ``somatic``
+is :func:`unlock_atlas.domain.is_somatic`, origin somatic with FILTER PASS).
 Columns are the 34 standard columns of the GDC MAF specification
 (https://docs.gdc.cancer.gov/Data/File_Formats/MAF_Format/) in their order, then the
 annotation and count columns analysts and cBioPortal use (``HGVSc``, ``HGVSp``,
@@ -42,6 +43,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..atomic import atomic_path
+from ..domain import is_somatic
 
 #: The 34 standard GDC MAF columns, in order.
 GDC_COLUMNS = [
@@ -137,13 +139,17 @@ def build_maf(variants: pd.DataFrame, samples: pd.DataFrame, statuses: tuple[str
     ----------
     statuses, origins
         Per-sample ``status`` and ``origin`` values kept (defaults: called somatic variants).
+        Origin ``somatic`` means :func:`unlock_atlas.domain.is_somatic` (origin somatic AND FILTER
+        PASS): uncalled candidates the caller keeps as somatic with FILTER ``low_evidence`` or
+        ``low_depth`` are not somatic mutations.
     """
     normal_of = {r.patient_id: r.sample_id for r in samples.itertuples() if r.sample_type == "normal"}
     key = ["patient_id", "chrom", "pos", "ref", "alt"]
     is_normal = variants["sample_type"].astype(str) == "normal"
     normals = variants[is_normal].drop_duplicates(key).set_index(key)
-    tum = variants[~is_normal & variants["status"].astype(str).isin(statuses)
-                   & variants["origin"].astype(str).isin(origins)]
+    origin = variants["origin"].astype(str)
+    wanted = origin.isin(origins) & ((origin != "somatic") | is_somatic(variants))
+    tum = variants[~is_normal & variants["status"].astype(str).isin(statuses) & wanted]
     rows = []
     for r in tum.itertuples(index=False):
         start, end, ref_a, alt_a, vtype = maf_alleles(int(r.pos), str(r.ref), str(r.alt))

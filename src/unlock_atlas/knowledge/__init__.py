@@ -1,4 +1,5 @@
-"""Knowledge base: the one loader of the tables in ``resources/`` (drugs → class and targets)."""
+"""Knowledge base: the one loader of the tables in ``resources/`` (drugs → class and targets; the
+resistance knowledge base)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,27 @@ _EXPORTS = {
     "default_drug_table": ".drugs",
     "load_drugs": ".drugs",
     "resolve_regimen": ".drugs",
+    "Alteration": ".resistance",
+    "KBMatch": ".resistance",
+    "PROTEIN_ALTERING": ".resistance",
+    "ResistanceKB": ".resistance",
+    "load_kb": ".resistance",
+    "read_kb_table": ".resistance",
 }
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 
-__all__ = ["DRUG_COLUMNS", "Drug", "Regimen", "default_drug_table", "load_drugs", "resolve_regimen"]
+__all__ = [
+    "DRUG_COLUMNS",
+    "PROTEIN_ALTERING",
+    "Alteration",
+    "Drug",
+    "KBMatch",
+    "Regimen",
+    "ResistanceKB",
+    "default_drug_table",
+    "load_drugs",
+    "load_kb",
+    "read_kb_table",
+    "resolve_regimen"
+]

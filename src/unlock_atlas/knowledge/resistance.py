@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from ..contract.vocab import KB_MECHANISMS
 from ..errors import InputError, Problem
 from ..paths import resources_dir
 from .drugs import Drug, Regimen
 
-MECHANISMS = ("ON_TARGET_MUT", "ON_TARGET_AMP", "ON_TARGET_OTHER", "BYPASS_RTK", "BYPASS_DOWNSTREAM",
-              "PATHWAY_RESTORATION", "LINEAGE_HISTOLOGIC", "IMMUNE_ESCAPE")
+MECHANISMS = tuple(KB_MECHANISMS)
 #: Alteration kinds an :class:`Alteration` can have (``mutation`` = a sequence variant). Only kinds the
 #: classifier can receive from the alterations table (snv/mnv/indel, amplification, deep_deletion, fusion).
 KINDS = ("mutation", "amplification", "deletion", "fusion")

@@ -46,12 +46,6 @@ def page_name(patient_id: str) -> str:
     return f"{safe}.html"
 
 
-def seq_key(df: pd.DataFrame) -> pd.Series:
-    """``chrom:pos:ref>alt``, the alterations table's ``alteration_id`` of a sequence variant."""
-    return df["chrom"].astype(str) + ":" + df["pos"].astype("Int64").astype(str) + ":" + \
-        df["ref"].astype(str) + ">" + df["alt"].astype(str)
-
-
 @dataclass
 class ReportData:
     """The atlas tables the report uses; an absent or empty table is ``None`` (see :meth:`missing`)."""

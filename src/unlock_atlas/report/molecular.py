@@ -9,10 +9,12 @@ from html import escape
 
 import pandas as pd
 
+from ..contract.vocab import TIMEPOINTS
+from ..domain import allele_id
 from ..paths import resources_dir
 from . import svg
 from .clinical import CLASS_NAMES, mechanism_label, na, table
-from .data import ReportData, fmt_value, num, page_name, seq_key
+from .data import ReportData, fmt_value, num, page_name
 
 #: Lines drawn at most in a cohort trajectory chart (more would be unreadable; the choice is
 #: deterministic: patients in pseudonym order). The per-patient pages show every line.
@@ -33,7 +35,7 @@ def resistance_vaf(data: ReportData) -> pd.DataFrame:
     if m.empty:
         return pd.DataFrame()
     v = var[(var["sample_type"] == "plasma") & var["patient_id"].isin(set(m["patient_id"]))]
-    v = v.assign(alteration_id=seq_key(v))
+    v = v.assign(alteration_id=allele_id(v))
     v = v.merge(m[["patient_id", "alteration_id", "class", "gene", "alteration", "subclass", "progression_day",
                    "first_plasma_day"]], on=["patient_id", "alteration_id"])
     v = v.merge(smp[["sample_id", "collection_day"]], on="sample_id")
@@ -112,7 +114,7 @@ def concordance(data: ReportData) -> str:
         return "".join(out) + na(data.missing("ctdna"))
     c = ct[(ct["sample_type"] == "plasma") & ct["n_tissue_mutations"].notna()]
     rows = []
-    for tp in ("baseline", "on_treatment", "progression"):
+    for tp in TIMEPOINTS:
         g = c[c["timepoint"] == tp]
         n_t = int(g["n_tissue_mutations"].fillna(0).sum())
         if not len(g):
@@ -192,7 +194,7 @@ def single_cell(data: ReportData) -> str:
     comp, prog = data.get("sc_composition"), data.get("sc_programs")
     if comp is None:
         return na(data.missing("sc_composition"))
-    order = [t for t in ("baseline", "on_treatment", "progression") if t in set(comp["timepoint"].dropna())]
+    order = [t for t in TIMEPOINTS if t in set(comp["timepoint"].dropna())]
     types = list(comp.groupby("cell_type")["n_cells"].sum().sort_values(ascending=False).index)
     colours = {ct: svg.SERIES_COLOURS[i % len(svg.SERIES_COLOURS)] if i < len(svg.SERIES_COLOURS) else "#bbbbbb"
                for i, ct in enumerate(types)}

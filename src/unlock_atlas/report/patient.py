@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..domain import allele_id, is_somatic
 from . import svg
 from .clinical import CLASS_NAMES, mechanism_label, table
-from .data import ReportData, num, seq_key
+from .data import ReportData, num
 from .molecular import malignant_not_run
 
 #: Variant lines drawn per patient at most: resistance alterations first, then by highest VAF.
@@ -173,15 +174,16 @@ class PatientPages:
     def _variants(var: pd.DataFrame | None, smp: pd.DataFrame | None) -> dict[str, tuple[set, dict]]:
         """patient -> (keys called in any sample, key -> [(day, VAF, status, sample type, gene, protein change)]).
 
-        Somatic tumour measurements with a VAF only; rows without a collection day are left out
+        Somatic (:func:`unlock_atlas.domain.is_somatic`: origin somatic, FILTER PASS) tumour
+        measurements with a VAF only; rows without a collection day are left out
         of the series (they cannot be placed on the time axis) but still count as called.
         """
         out: dict[str, tuple[set, dict]] = {}
         if var is None or smp is None:
             return out
-        v = var[(var["origin"] == "somatic") & (var["sample_type"] != "normal") & var["vaf"].notna()]
+        v = var[is_somatic(var) & (var["sample_type"] != "normal") & var["vaf"].notna()]
         day = v["sample_id"].map(dict(zip(smp["sample_id"], smp["collection_day"])))
-        for pid, k, st, d, has_d, x, stype, gene, hp in zip(v["patient_id"], seq_key(v), v["status"], day,
+        for pid, k, st, d, has_d, x, stype, gene, hp in zip(v["patient_id"], allele_id(v), v["status"], day,
                                                             day.notna(), v["vaf"], v["sample_type"], v["gene"],
                                                             v["hgvsp_short"]):
             called, by_key = out.setdefault(pid, (set(), {}))

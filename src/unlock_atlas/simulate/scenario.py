@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from ..contract.vocab import MECHANISM_CLASSES, MECHANISM_SUBCLASSES, SAMPLE_TYPES
 from ..errors import InputError, Problem
 from ..paths import resources_dir
 
@@ -34,12 +35,12 @@ SAMPLE_KEYS: dict[str, tuple[str, str]] = {
     "P-OT": ("plasma", "on_treatment"),
     "P-PD": ("plasma", "progression"),
 }
-SAMPLE_TYPES = ("plasma", "tissue", "normal")
 ORIGINS = ("somatic", "chip")
 ROLES = ("driver", "resistance", "passenger", "chip")
-CLASSES = ("on_target", "bypass", "other", "unknown")
-SUBCLASSES = ("ON_TARGET_MUT", "ON_TARGET_AMP", "ON_TARGET_OTHER", "BYPASS_RTK", "BYPASS_DOWNSTREAM",
-              "PATHWAY_RESTORATION", "LINEAGE_HISTOLOGIC", "IMMUNE_ESCAPE", "NON_GENETIC", "UNKNOWN")
+CLASSES = tuple(MECHANISM_CLASSES)
+#: Subclasses a planted mechanism may have: every atlas subclass but NON_INFORMATIVE (a verdict on
+#: the samples, not a mechanism one can plant).
+SUBCLASSES = tuple(s for s in MECHANISM_SUBCLASSES if s != "NON_INFORMATIVE")
 
 
 def default_scenario_path() -> Path:

@@ -11,8 +11,11 @@ _EXPORTS = {
     "load_programmes": ".gene_sets",
     "annotate": ".pipeline",
     "annotate_file": ".pipeline",
+    "simulate_sample": ".simulate",
 }
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 
-__all__ = ["annotate", "annotate_file", "load_markers", "load_programmes"]
+__all__ = [
+    "annotate", "annotate_file", "load_markers", "load_programmes", "simulate_sample"
+]

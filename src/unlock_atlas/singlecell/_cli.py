@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from ..contract.vocab import TIMEPOINTS
+
 logger = logging.getLogger(__name__)
 
 
@@ -25,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("-o", "--output", required=True, help="output .h5ad")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--patient-seed", type=int, default=1, help="seed of the patient's copy-number clone")
-    s.add_argument("--timepoint", default="baseline", choices=["baseline", "on_treatment", "progression"])
+    s.add_argument("--timepoint", default="baseline", choices=TIMEPOINTS)
     s.add_argument("--n-cells", type=int, default=3000)
     s.add_argument("--n-genes", type=int, default=3000)
     s.add_argument("--sample-id", default="SIM-1")

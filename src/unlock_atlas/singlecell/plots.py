@@ -7,6 +7,7 @@ from pathlib import Path
 from anndata import AnnData
 
 from ..atomic import atomic_path
+from ..contract.vocab import TIMEPOINTS
 
 
 def umap_plots(adata: AnnData, out_dir: str | Path, keys: tuple[str, ...] = ("cell_type", "malignant", "leiden"),
@@ -48,7 +49,7 @@ def cohort_plots(co: AnnData, out_dir: str | Path) -> list[Path]:
     obs = co.obs[co.obs["malignant"].fillna(False).astype(bool)] if "malignant" in co.obs else co.obs
     scores = [c for c in obs.columns if c.startswith("score_")]
     if scores and obs["timepoint"].notna().any():
-        tps = [t for t in ("baseline", "on_treatment", "progression") if t in set(obs["timepoint"])]
+        tps = [t for t in TIMEPOINTS if t in set(obs["timepoint"])]
         fig, axes = plt.subplots(1, len(scores), figsize=(3 * len(scores), 3), squeeze=False)
         for ax, col in zip(axes[0], scores):
             ax.boxplot([obs.loc[obs["timepoint"] == t, col].dropna() for t in tps], tick_labels=tps, showfliers=False)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from ..atlas.parts import write_part
+from ..contract.parts import write_part
 from .malignant import CALLED, NOT_RUN
 from .scoring import high_threshold
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from .schema import SAMPLE_TYPES, field_doc
-
-CALLS = ["amplification", "gain", "neutral", "loss", "deep_deletion"]
-TC_SOURCES = ["purity", "tumour_fraction", "none"]
+from .fields import field_doc
+from .vocab import CN_CALLS as CALLS
+from .vocab import SAMPLE_TYPES, TC_SOURCES
 
 SCHEMA = pa.schema([
     field_doc("patient_id", pa.string(), "patient identifier (pseudonym when privacy.pseudonymise is on)", nullable=False),

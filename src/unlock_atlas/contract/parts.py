@@ -2,7 +2,7 @@
 
 Each stage writes its rows for one patient (or sample) to
 ``results/tables/<table>/<id>.parquet`` with RAW IDs, conforming to the table's schema in
-:data:`unlock_atlas.atlas.schema.TABLES`. The atlas stage streams the parts in the order of the
+:data:`unlock_atlas.contract.schema.TABLES`. The atlas stage streams the parts in the order of the
 pseudonymised patient IDs, pseudonymises ``patient_id`` / ``sample_id``, sorts rows within a
 part by the table's sort keys and writes one Parquet file per table, parts buffered into row groups of >= ROW_GROUP_ROWS rows —
 never one giant in-memory concatenation, so 1,000 patients' parts assemble in bounded memory.

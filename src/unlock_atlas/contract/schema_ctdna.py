@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from .schema import SAMPLE_TYPES, TIMEPOINTS, field_doc
-
-METHODS = ["truncal_vaf", "max_vaf", "none"]
+from .fields import field_doc
+from .vocab import SAMPLE_TYPES, TIMEPOINTS
+from .vocab import TF_METHODS as METHODS
 
 SCHEMA = pa.schema([
     field_doc("patient_id", pa.string(), "patient identifier (pseudonym when privacy.pseudonymise is on)", nullable=False),

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from .schema import SAMPLE_TYPES, field_doc
-
-STATUSES = ["called", "detected_below_threshold", "not_detected", "not_covered"]
-ORIGINS = ["somatic", "germline", "chip", "ch_not_excluded", "artefact"]
-KINDS = ["snv", "mnv", "indel"]
+from .fields import field_doc
+from .vocab import SAMPLE_TYPES
+from .vocab import VARIANT_KINDS as KINDS
+from .vocab import VARIANT_ORIGINS as ORIGINS
+from .vocab import VARIANT_STATUSES as STATUSES
 
 SCHEMA = pa.schema([
     field_doc("patient_id", pa.string(), "patient identifier (pseudonym when privacy.pseudonymise is on)", nullable=False),

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from .schema import field_doc
-from .schema_alterations import ACQUISITIONS, KINDS
-
-CLASSES = ["on_target", "bypass", "other", "unknown"]
-#: resistance-biology.md §2 codes verbatim, plus NON_INFORMATIVE (design.md §4).
-SUBCLASSES = ["ON_TARGET_MUT", "ON_TARGET_AMP", "ON_TARGET_OTHER", "BYPASS_RTK", "BYPASS_DOWNSTREAM",
-              "PATHWAY_RESTORATION", "LINEAGE_HISTOLOGIC", "IMMUNE_ESCAPE", "NON_GENETIC", "UNKNOWN", "NON_INFORMATIVE"]
-PHASES = ["cis", "trans", "unknown", "na"]
+from .fields import field_doc
+from .vocab import ACQUISITIONS, PHASES
+from .vocab import ALTERATION_KINDS as KINDS
+from .vocab import MECHANISM_CLASSES as CLASSES
+from .vocab import MECHANISM_SUBCLASSES as SUBCLASSES
 
 SCHEMA = pa.schema([
     field_doc("patient_id", pa.string(), "patient identifier (pseudonym when privacy.pseudonymise is on)", nullable=False),

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from .schema import TIMEPOINTS, field_doc
-
-MALIGNANT_STATUS = ["called", "not_run"]
+from .fields import field_doc
+from .vocab import MALIGNANT_STATUS, TIMEPOINTS
 
 SCHEMA = pa.schema([
     field_doc("patient_id", pa.string(), "patient identifier (pseudonym when privacy.pseudonymise is on)", nullable=False),

@@ -1,15 +1,15 @@
 """Schema of the atlas ``cohort_summary`` table (design.md §4): one row per metric x stratum.
 
 COMPUTED by the atlas stage from the assembled tables (never copied from anywhere), by
-:func:`unlock_atlas.classify.summary.cohort_summary`; the metric dictionary (definition, unit
-and the denominator ``n``) is :data:`unlock_atlas.classify.summary.METRICS` and docs/classification.md.
+:func:`unlock_atlas.atlas.summary.cohort_summary`; the metric dictionary (definition, unit
+and the denominator ``n``) is :data:`unlock_atlas.atlas.summary.METRICS` and docs/classification.md.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-from .schema import field_doc
+from .fields import field_doc
 
 SCHEMA = pa.schema([
     field_doc("metric", pa.string(), "fixed metric ID (patients_included, biopsies, sequenced_samples, "

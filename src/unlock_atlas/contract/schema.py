@@ -14,10 +14,22 @@ still read the atlas); renaming/removing columns or changing a type or meaning b
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pyarrow as pa
+
+from . import (
+    schema_alterations,
+    schema_cohort_summary,
+    schema_copy_number,
+    schema_ctdna,
+    schema_mechanisms,
+    schema_sc_composition,
+    schema_sc_programs,
+    schema_variants,
+)
+from .fields import column_docs, field_doc
+from .vocab import BEST_RESPONSES, QC_STATUS, RESISTANCE_TYPES, SAMPLE_TYPES, TIMEPOINTS
 
 #: Version of the table contract written into manifest.json: MAJOR.MINOR, MINOR bumped when tables
 #: or columns are added (1.1: alterations, mechanisms, ctdna, cohort_summary, sc_composition,
@@ -25,24 +37,7 @@ import pyarrow as pa
 #: MAJOR when a column changes meaning or disappears.
 SCHEMA_VERSION = "1.2"
 
-SAMPLE_TYPES = ["tissue", "plasma", "normal"]
-TIMEPOINTS = ["baseline", "on_treatment", "progression"]
-QC_STATUS = ["pass", "warn", "fail"]
-RESISTANCE_TYPES = ["primary", "acquired", "not_progressed", "unknown"]
-BEST_RESPONSES = ["CR", "PR", "SD", "PD", "NE"]
-
-
-def _f(name: str, type_: pa.DataType, description: str, *, nullable: bool = True, unit: str | None = None,
-       allowed: list[str] | None = None, filled_by: str | None = None) -> pa.Field:
-    meta = {"description": description}
-    if unit:
-        meta["unit"] = unit
-    if allowed:
-        meta["allowed"] = json.dumps(allowed)
-    if filled_by:
-        meta["filled_by"] = filled_by
-    return pa.field(name, type_, nullable=nullable, metadata=meta)
-
+_f = field_doc
 
 _PATIENT_ID = ("patient identifier; a keyed pseudonym (12 hex characters of HMAC-SHA256) when privacy.pseudonymise is on "
                "(the map is results/private/id_map.tsv, never shared)")
@@ -60,7 +55,7 @@ PATIENTS = pa.schema([
        "primary (no benefit: best response PD, or progression before day 84 without a recorded response; "
        "exposure >= 42 days, SITC), acquired (progression after CR/PR, or after SD lasting >= 168 days, "
        "MATCH-R entry criterion), not_progressed (no progression_day), unknown (otherwise); see "
-       "unlock_atlas.atlas.build.resistance_type", nullable=False, allowed=RESISTANCE_TYPES),
+       "unlock_atlas.domain.resistance_type", nullable=False, allowed=RESISTANCE_TYPES),
     _f("early_trial_after", pa.bool_(), "treated in an early-phase trial after progression (null = not recorded)"),
     _f("n_samples", pa.int32(), "number of sequenced samples of the patient (all types)", nullable=False, unit="samples"),
     _f("n_tissue", pa.int32(), "number of tissue biopsies sequenced", nullable=False, unit="samples"),
@@ -99,16 +94,29 @@ SAMPLES = pa.schema([
     _f("has_scrna", pa.bool_(), "single-cell RNA data of the same biopsy was provided", nullable=False),
 ])
 
-#: Every atlas table written by this version, in manifest order. Tables built from stage parts
-#: (``results/tables/<table>/<id>.parquet``, see :mod:`unlock_atlas.atlas.parts`) define their
-#: schema in ``schema_<table>.py`` beside this file and are registered here.
-TABLES: dict[str, pa.Schema] = {"patients": PATIENTS, "samples": SAMPLES}
+#: The modules of the tables built from stage parts (``results/tables/<table>/<id>.parquet``, see
+#: :mod:`unlock_atlas.contract.parts`), in manifest order; each defines ``SCHEMA`` and ``SORT_KEYS``.
+#: ``cohort_summary`` is computed at atlas time from the assembled tables (no parts).
+_TABLE_MODULES = {
+    "variants": schema_variants,
+    "copy_number": schema_copy_number,
+    "sc_composition": schema_sc_composition,
+    "sc_programs": schema_sc_programs,
+    "alterations": schema_alterations,
+    "mechanisms": schema_mechanisms,
+    "ctdna": schema_ctdna,
+    "cohort_summary": schema_cohort_summary,
+}
+
+#: Every atlas table written by this version, in manifest order.
+TABLES: dict[str, pa.Schema] = {"patients": PATIENTS, "samples": SAMPLES,
+                                **{name: m.SCHEMA for name, m in _TABLE_MODULES.items()}}
 
 #: Row order within each part of a part-built table (parts themselves follow patient pseudonyms).
-SORT_KEYS: dict[str, list[str]] = {}
+SORT_KEYS: dict[str, list[str]] = {name: m.SORT_KEYS for name, m in _TABLE_MODULES.items()}
 
-#: Public name of the field helper, for the ``schema_<table>.py`` modules.
-field_doc = _f
+#: Tables the atlas stage computes itself from the other tables (no stage parts).
+COMPUTED_TABLES = ("cohort_summary",)
 
 
 def table_schema(name: str) -> pa.Schema:
@@ -119,68 +127,6 @@ def table_schema(name: str) -> pa.Schema:
         raise KeyError(f"unknown atlas table {name!r}; known: {', '.join(TABLES)}") from None
 
 
-def column_docs(schema: pa.Schema) -> list[dict[str, Any]]:
-    """Documentation of each column of ``schema``: name, type, nullable and its metadata."""
-    docs = []
-    for field in schema:
-        meta = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
-        doc: dict[str, Any] = {"name": field.name, "type": str(field.type), "nullable": field.nullable,
-                               "description": meta.get("description", "")}
-        if "unit" in meta:
-            doc["unit"] = meta["unit"]
-        if "allowed" in meta:
-            doc["allowed"] = json.loads(meta["allowed"])
-        if "filled_by" in meta:
-            doc["filled_by"] = meta["filled_by"]
-        docs.append(doc)
-    return docs
-
-
 def manifest_column_docs() -> dict[str, list[dict[str, Any]]]:
     """Column documentation of every atlas table, keyed by table name (for manifest.json)."""
     return {name: column_docs(schema) for name, schema in TABLES.items()}
-
-
-# Part-built tables (one module each; see unlock_atlas.atlas.parts).
-from . import schema_variants as _variants  # noqa: E402
-
-TABLES["variants"] = _variants.SCHEMA
-SORT_KEYS["variants"] = _variants.SORT_KEYS
-
-from . import schema_copy_number as _copy_number  # noqa: E402
-
-TABLES["copy_number"] = _copy_number.SCHEMA
-SORT_KEYS["copy_number"] = _copy_number.SORT_KEYS
-
-from . import schema_sc_composition as _sc_composition  # noqa: E402
-
-TABLES["sc_composition"] = _sc_composition.SCHEMA
-SORT_KEYS["sc_composition"] = _sc_composition.SORT_KEYS
-
-from . import schema_sc_programs as _sc_programs  # noqa: E402
-
-TABLES["sc_programs"] = _sc_programs.SCHEMA
-SORT_KEYS["sc_programs"] = _sc_programs.SORT_KEYS
-
-from . import schema_alterations as _alterations  # noqa: E402
-
-TABLES["alterations"] = _alterations.SCHEMA
-SORT_KEYS["alterations"] = _alterations.SORT_KEYS
-
-from . import schema_mechanisms as _mechanisms  # noqa: E402
-
-TABLES["mechanisms"] = _mechanisms.SCHEMA
-SORT_KEYS["mechanisms"] = _mechanisms.SORT_KEYS
-
-from . import schema_ctdna as _ctdna  # noqa: E402
-
-TABLES["ctdna"] = _ctdna.SCHEMA
-SORT_KEYS["ctdna"] = _ctdna.SORT_KEYS
-
-# Computed at atlas time from the assembled tables (not built from parts).
-from . import schema_cohort_summary as _cohort_summary  # noqa: E402
-
-TABLES["cohort_summary"] = _cohort_summary.SCHEMA
-SORT_KEYS["cohort_summary"] = _cohort_summary.SORT_KEYS
-#: Tables the atlas stage computes itself from the other tables (no stage parts).
-COMPUTED_TABLES = ("cohort_summary",)

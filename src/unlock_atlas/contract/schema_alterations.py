@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from .schema import TIMEPOINTS, field_doc
-
-KINDS = ["snv", "mnv", "indel", "amplification", "deep_deletion", "fusion"]
-ACQUISITIONS = ["acquired", "emerged", "pre_existing", "indeterminate"]
-RELEVANCE = ["mechanism", "target_gene_unmatched", "none"]
-TUMOUR_TYPES = ["tissue", "plasma"]
+from .fields import field_doc
+from .vocab import ACQUISITIONS, RELEVANCE, TIMEPOINTS
+from .vocab import ALTERATION_KINDS as KINDS
+from .vocab import TUMOUR_SAMPLE_TYPES as TUMOUR_TYPES
 
 _fields = [
     field_doc("patient_id", pa.string(), "patient identifier (pseudonym when privacy.pseudonymise is on)", nullable=False),

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from .schema import TIMEPOINTS, field_doc
-
-METHODS = ["zsum_sqrt_n", "score_genes"]
+from .fields import field_doc
+from .vocab import SC_SCORE_METHODS as METHODS
+from .vocab import TIMEPOINTS
 
 SCHEMA = pa.schema([
     field_doc("patient_id", pa.string(), "patient identifier (pseudonym when privacy.pseudonymise is on)", nullable=False),
