@@ -65,7 +65,7 @@ def main() -> None:
     t = time.perf_counter()
     out = pysam.samtools.depth("-a", "-s", "-b", str(ref.panel_bed), str(bam))
     dt_ref = time.perf_counter() - t
-    depths = [int(l.rsplit("\t", 1)[1]) for l in out.splitlines() if l]
+    depths = [int(line.rsplit("\t", 1)[1]) for line in out.splitlines() if line]
     rows.append(("bam_qc, plasma BAM", dt, f"{m['n_reads'] / dt:,.0f} reads/s; mean depth {m['mean_target_depth']:.1f} "
                  f"vs samtools depth -s {sum(depths) / len(depths):.1f}; samtools {dt_ref:.1f} s (ratio {dt / dt_ref:.2f})"))
 

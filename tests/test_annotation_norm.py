@@ -122,7 +122,7 @@ def test_matches_bcftools_norm_chromosome_names(tmp_path, region_fasta, mane_gtf
     assert g(25245350) == "C"
     body = [
         f"chr12\t{rep + 9}\tdelTG\t{g(rep + 9, rep + 11)}\t{g(rep + 9)}\t.\tPASS\t.\tGT\t0/1\t0/0",
-        f"chr12\t25245350\tG12\tC\tT,A,G\t.\tPASS\tAC=1,1,1\tGT:AD\t0/1:10,5,0,0\t2/3:10,0,4,6",
+        "chr12\t25245350\tG12\tC\tT,A,G\t.\tPASS\tAC=1,1,1\tGT:AD\t0/1:10,5,0,0\t2/3:10,0,4,6",
     ]
     vcf = tmp_path / "in.vcf.gz"
     text = HEADER.format(contigs="##contig=<ID=chr12,length=133275309>\n") + "\n".join(body) + "\n"

@@ -276,7 +276,7 @@ def test_load_atlas_results_or_atlas_dir(results):
     assert str(a.patients["progression_day"].dtype) == "Int32" and a.samples["identity_ok"].isna().all()
     assert "patients: 3 rows" in repr(a) and "samples: 6 rows" in repr(a)
     with pytest.raises(AttributeError):
-        a.no_such_table
+        _ = a.no_such_table
 
 
 def test_load_atlas_errors(tmp_path, results):

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pysam
 import pytest
-
 from conftest import BIN, REPO, run_cmd
 from test_inputs import GRCH38, PATIENTS, SAMPLES, edit_patients, edit_samples, problems_of, run_dir, write_bam, write_tsv  # noqa: F401
 

@@ -198,7 +198,7 @@ def test_planted_ch_variants_with_a_300x_normal_are_never_somatic():
     rng = np.random.default_rng(2026)
     genes = {CHROM: [(START, START + L, "TP53")]}  # TP53: recurrent CH (resources/kb/ch_genes.tsv)
     seen, all_origins = [], []
-    for rep in range(12):
+    for _ in range(12):
         sites = rng.choice(np.arange(10, L - 10), size=10, replace=False)
         ch = {int(i): (other_base(int(i)), float(rng.uniform(0.0025, 0.01))) for i in sites}
         counts = {"P-PD": make_counts("P-PD", 2000, rng, alts=ch), "N": make_counts("N", 280, rng, alts=ch),

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import BIN, DEMO_PANEL_GENES, run_cmd
 
 pytestmark = pytest.mark.slow

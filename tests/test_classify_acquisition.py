@@ -24,14 +24,21 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import beta, binom
-
-from unlock_atlas.domain import wilson
-from unlock_atlas.classify.acquisition import (ACQUIRED_MAX_CCF, ALPHA, fusion_ccf_upper, fusion_enrichment_p,
-                                               fusion_p_at, sum_binomial_cdf, variant_ccf_upper, variant_p_at)
-from unlock_atlas.classify.stage import classify
-from unlock_atlas.atlas.summary import cohort_summary
-
 from test_classify_rules import SAMPLES, _vrow, make_patient
+
+from unlock_atlas.atlas.summary import cohort_summary
+from unlock_atlas.classify.acquisition import (
+    ACQUIRED_MAX_CCF,
+    ALPHA,
+    fusion_ccf_upper,
+    fusion_enrichment_p,
+    fusion_p_at,
+    sum_binomial_cdf,
+    variant_ccf_upper,
+    variant_p_at,
+)
+from unlock_atlas.classify.stage import classify
+from unlock_atlas.domain import wilson
 
 ERROR_RATE = 5e-4
 N_SIMS = 1000

@@ -13,7 +13,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-
 pytestmark = pytest.mark.slow
 
 # patient -> sorted (class, subclass, gene, alteration, acquisition, phase), from demo_cohort.yaml.

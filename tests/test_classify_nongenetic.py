@@ -7,10 +7,10 @@ EMT score -> non-genetic candidate") with the documented thresholds; the numbers
 from __future__ import annotations
 
 import pandas as pd
+from test_classify_rules import acquired_snv, make_patient
 
 from unlock_atlas.classify.nongenetic import programme_shifts
 from unlock_atlas.classify.stage import classify
-from test_classify_rules import acquired_snv, make_patient
 
 
 def _sc(f_base: float, f_prog: float, n: int = 500, baseline: bool = True) -> pd.DataFrame:

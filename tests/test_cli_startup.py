@@ -28,7 +28,6 @@ def test_lazy_exports_still_resolve() -> None:
     """The packages' public names (``from unlock_atlas.calling import call_patient``) still work."""
     import unlock_atlas.calling as calling
     import unlock_atlas.qc as qc
-
     from unlock_atlas.calling import call_patient
     from unlock_atlas.calling.caller import call_patient as direct
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pysam
 import pytest
-
 from conftest import DEMO_PANEL_GENES
+
 from unlock_atlas.cli import main as cli_main
 from unlock_atlas.errors import InputError
 from unlock_atlas.reference.prepare import prepare_reference

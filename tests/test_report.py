@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from conftest import REPO
 
 from unlock_atlas.cli import main
 from unlock_atlas.report.data import HEADLINE
-
-from conftest import REPO
 
 
 def _synth():

@@ -157,7 +157,6 @@ class Browser:
 
 import pyarrow.parquet as pq  # noqa: E402
 import pytest  # noqa: E402
-
 from test_report import build_cohort, expected_display  # noqa: E402
 
 HEADLINE_JS = ('JSON.stringify([...document.querySelectorAll("#headline [data-metric]")].map('

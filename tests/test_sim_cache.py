@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from unlock_atlas.simulate import cache, run as simrun
+from unlock_atlas.simulate import cache
+from unlock_atlas.simulate import run as simrun
 
 
 @pytest.fixture

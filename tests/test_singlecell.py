@@ -91,7 +91,9 @@ def test_simulator_plants_what_it_says():
     lib = np.asarray(a.X.sum(axis=1)).ravel()
     norm = sparse.diags(1 / lib) @ a.X
     gain, loss = f > 1, f < 1
-    ratio = lambda sel: norm[mal][:, sel].sum() / norm[mal].shape[0] / (norm[nm][:, sel].sum() / norm[nm].shape[0])
+    def ratio(sel):
+        return norm[mal][:, sel].sum() / norm[mal].shape[0] / (norm[nm][:, sel].sum() / norm[nm].shape[0])
+
     assert ratio(gain) > 1.2 and ratio(loss) < 0.8
 
 

@@ -27,8 +27,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-
-from conftest import BIN, REPO, SMALL_KEY as KEY
+from conftest import BIN, REPO
+from conftest import SMALL_KEY as KEY
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pysam
 import pytest
-
 from conftest import BIN, REPO, run_cmd
 
 pytestmark = pytest.mark.slow

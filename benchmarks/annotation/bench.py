@@ -56,7 +56,7 @@ def write_vcf(ann: Annotator, out: Path, n: int, seed: int) -> None:
     exon_sites = [(m, s - 50, e + 50) for m in models for s, e in m.tx.exons]
     weights = [e - s for _, s, e in exon_sites]
     recs = []
-    for i in range(n):
+    for _ in range(n):
         if rng.random() < 0.2:
             m = rng.choice(models)
             pos = rng.randint(m.tx.start, m.tx.end)

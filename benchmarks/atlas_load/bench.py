@@ -28,7 +28,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -116,7 +116,7 @@ def make_atlas(out: Path, n_patients: int, seed: int = 11, row_group_rows: int =
             if buffer:
                 writer.write_table(pa.concat_tables(buffer), row_group_size=max(row_group_rows, rows))
     manifest = {"schema_version": SCHEMA_VERSION, "pipeline_version": "bench", "reference_build": "GRCh38",
-                "config_hash": "bench", "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "config_hash": "bench", "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
                 "pseudonymised": True, "tables": list(TABLES), "files": {t: f"{t}.parquet" for t in TABLES},
                 "row_counts": counts, "columns": manifest_column_docs()}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

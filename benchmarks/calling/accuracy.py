@@ -352,7 +352,7 @@ def report(res: dict, depths: list[int], rotations: int) -> None:
             print(f"FP at {d}x: {x['fp']}")
     print("\nMissed planted alleles by status/filter (all depths, VAF >= 1 %):")
     miss: dict[str, int] = {}
-    for (d, r), x in res.items():
+    for x in res.values():
         for s in x["sites"]:
             if s["vaf"] >= 0.01 and not (s["status"] == "called" and s["filter"] == "PASS"):
                 key = f"{d}x {s['kind']} {s['status']} {s['filter']}"

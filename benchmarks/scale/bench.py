@@ -37,7 +37,7 @@ import pandas as pd
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cohort import make_cohort, patient_id  # noqa: E402
+from cohort import make_cohort  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -378,7 +378,7 @@ def build_atlas(patients: pd.DataFrame, samples: pd.DataFrame, qc: dict[str, dic
         "pipeline_version": pipeline_version,
         "reference_build": reference_build,
         "config_hash": config_hash,
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "pseudonymised": bool(pseudonymise),
         "tables": list(TABLES),
         "files": {name: f"{name}.parquet" for name in TABLES},

@@ -95,7 +95,7 @@ def class_priors(samples: list[SampleCounts], params: model.CallingParams = mode
                     num[c] = num.get(c, 0.0) + float(k[non_carrier].sum())
                     den[c] = den.get(c, 0.0) + float(depth[rows][non_carrier].sum())
             ev_den += float(depth[ok].sum())
-        for key, c in sc.events.items():
+        for key in sc.events:
             obs = lookup(sc, key)
             if obs.depth >= params.min_depth and obs.alt < params.carrier_af * obs.depth:
                 ev_num += obs.alt

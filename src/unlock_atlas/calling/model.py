@@ -52,8 +52,9 @@ section (workflow/schemas/config.schema.yaml gives the same defaults and their m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 from scipy import special, stats
@@ -104,7 +105,7 @@ class CallingParams:
     ch_power: float = 0.95
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any] | None) -> "CallingParams":
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> CallingParams:
         """Parameters from a ``calling:`` config mapping; unknown keys are an error (KeyError)."""
         values = dict(values or {})
         known = {f.name: f.type for f in fields(cls)}

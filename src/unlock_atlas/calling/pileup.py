@@ -117,7 +117,6 @@ def count_region(bam: pysam.AlignmentFile, fasta: pysam.FastaFile, chrom: str, s
     gathered and the rules applied by :func:`unlock_atlas.calling.fastpile.collect_region`.
     """
     ref = fasta.fetch(chrom, start, end).upper()
-    L = end - start
     ref_codes = _LUT[np.frombuffer(ref.encode(), dtype=np.uint8)]
     fwd, rev, rpos, lowmq, evs = collect_region(bam, chrom, start, end, ref_codes, min_mapq, min_baseq)
     for ev in evs:

@@ -179,13 +179,13 @@ class Accumulator:
                                       for c in ALLELE_COLUMNS}))
         return sites, alleles
 
-    def panel(self) -> "PanelOfNormals":
+    def panel(self) -> PanelOfNormals:
         """The panel of normals of the normals added so far."""
         sites, alleles = self.tables()
         return PanelOfNormals(sites, alleles, list(self.samples), self.class_models())
 
 
-def build(samples: list[SampleCounts], params: model.CallingParams = model.DEFAULT) -> "PanelOfNormals":
+def build(samples: list[SampleCounts], params: model.CallingParams = model.DEFAULT) -> PanelOfNormals:
     """The panel of normals counted over the same panel intervals (in memory)."""
     acc = Accumulator(params)
     for sc in samples:
@@ -193,7 +193,7 @@ def build(samples: list[SampleCounts], params: model.CallingParams = model.DEFAU
     return acc.panel()
 
 
-def write(panel: "PanelOfNormals", prefix: str | Path) -> tuple[Path, Path]:
+def write(panel: PanelOfNormals, prefix: str | Path) -> tuple[Path, Path]:
     """Write ``prefix.sites.parquet`` and ``prefix.alleles.parquet`` atomically."""
     meta = {b"unlock_atlas_pon": json.dumps({"samples": panel.sample_ids, "classes": panel.classes}).encode()}
     out = []
@@ -243,7 +243,7 @@ class PanelOfNormals:
         return table[1][i] if i < len(table[0]) and table[0][i] == code else None
 
     @classmethod
-    def read(cls, prefix: str | Path) -> "PanelOfNormals":
+    def read(cls, prefix: str | Path) -> PanelOfNormals:
         """Read ``prefix.sites.parquet`` / ``prefix.alleles.parquet`` (a clear error if absent or foreign)."""
         paths = [Path(f"{prefix}.sites.parquet"), Path(f"{prefix}.alleles.parquet")]
         try:
@@ -308,7 +308,7 @@ def allele_background(key: Key, prior: float, normal_obs: tuple[int, int] | None
 
 def build_from_bams(bams: dict[str, str | Path], fasta: str | Path, intervals: list[tuple[str, int, int]],
                     params: model.CallingParams = model.DEFAULT, min_mapq: int = 20, min_baseq: int = 20,
-                    progress=None) -> "PanelOfNormals":
+                    progress=None) -> PanelOfNormals:
     """Count each normal BAM over the panel, one at a time, and build the tables."""
     from .pileup import count_sample
 

@@ -286,7 +286,7 @@ def _compound_ids(rows: list[dict], parent: dict[str, str]) -> None:
     groups: dict[str, set[str]] = {}
     for x in list(parent):
         groups.setdefault(_root(parent, x), set()).add(x)
-    for x, p in list(parent.items()):
+    for p in list(parent.values()):
         groups.setdefault(_root(parent, p), set()).add(p)
     ids = {m: "+".join(sorted(g)) for g in groups.values() if len(g) > 1 for m in g}
     for r in rows:

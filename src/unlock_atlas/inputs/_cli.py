@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 
-
 logger = logging.getLogger(__name__)
 
 

@@ -19,7 +19,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ _TYPE_WORDS = {
 # --------------------------------------------------------------------------- schemas
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str) -> dict:
     """Load ``workflow/schemas/<name>.schema.yaml`` (``config``, ``patients`` or ``samples``)."""
     path = schemas_dir() / f"{name}.schema.yaml"
@@ -60,7 +60,7 @@ def load_schema(name: str) -> dict:
     return schema
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema_validator(name: str) -> Draft202012Validator:
     """A Draft 2020-12 validator for a packaged schema, with format checking (``date``) on."""
     return Draft202012Validator(load_schema(name), format_checker=Draft202012Validator.FORMAT_CHECKER)
@@ -184,7 +184,7 @@ def translate_error(
             out.append(Problem(file, f"{_dotted(path + [key])} {what}", fix, row=where(path), column=_dotted(path + [key])))
         return out
     if err.validator == "additionalProperties":
-        known = list((subschema_at(schema, path).get("properties") or {}))
+        known = list(subschema_at(schema, path).get("properties") or {})
         out = []
         for key in (k for k in err.instance if k not in known):
             close = difflib.get_close_matches(str(key), known, n=1)

@@ -7,7 +7,6 @@ import logging
 import time
 from pathlib import Path
 
-
 logger = logging.getLogger(__name__)
 
 

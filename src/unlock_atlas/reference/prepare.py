@@ -23,7 +23,6 @@ Every input is checked before anything is written, so a bad BED leaves no partia
 from __future__ import annotations
 
 import dataclasses
-
 import logging
 import os
 import tempfile
@@ -36,8 +35,17 @@ import pysam
 from ..atomic import atomic_path
 from ..errors import InputError, Problem
 from .genome import RegionLift, grch38_chromosomes, parse_region_contig
-from .panel import (Interval, add_extra_targets, check_intervals_in_genome, genes_touched, merged_length,
-                    panel_from_gtf, read_bed_records, sort_intervals, write_bed)
+from .panel import (
+    Interval,
+    add_extra_targets,
+    check_intervals_in_genome,
+    genes_touched,
+    merged_length,
+    panel_from_gtf,
+    read_bed_records,
+    sort_intervals,
+    write_bed,
+)
 from .sparse import read_region_contigs, write_sparse_genome
 from .transcripts import Transcript, mane_by_gene, numbered_segments
 

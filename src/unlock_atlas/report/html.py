@@ -6,13 +6,13 @@ offline from a file share or an e-mail attachment.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from html import escape
 
 from ..paths import resources_dir
 
 
-@lru_cache(maxsize=None)
+@cache
 def asset(name: str) -> str:
     """Text of ``resources/report/<name>`` (report.css, report.js)."""
     return (resources_dir() / "report" / name).read_text()

@@ -80,7 +80,7 @@ def trajectories(data: ReportData) -> str:
         if len(keys) > len(shown):
             out.append(f'<p class="note">{len(shown)} of {len(keys)} alterations drawn (patients in pseudonym order); '
                        "every alteration is on its patient's page.</p>")
-    ct, smp, pats = data.get("ctdna"), data.get("samples"), data.get("patients")
+    ct, pats = data.get("ctdna"), data.get("patients")
     if ct is not None and pats is not None:
         c = ct[(ct["sample_type"] == "plasma") & ct["tumour_fraction"].notna()].merge(
             pats[["patient_id", "progression_day", "resistance_type"]], on="patient_id")

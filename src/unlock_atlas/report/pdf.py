@@ -35,8 +35,8 @@ def write_summary_pdf(data: ReportData, out: Path, title: str) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
-    from matplotlib.backends.backend_pdf import PdfPages
     import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_pdf import PdfPages
 
     fig = plt.figure(figsize=A4)
     fig.text(0.06, 0.965, title, fontsize=17, weight="bold", color="#14324f")

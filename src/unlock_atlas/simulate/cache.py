@@ -116,7 +116,7 @@ def simulator_sources() -> list[Path]:
     return sorted(seen)
 
 
-def _hash_file(h: "hashlib._Hash", path: Path, label: str) -> None:
+def _hash_file(h: hashlib._Hash, path: Path, label: str) -> None:
     h.update(f"\0{label}\0{path.stat().st_size}\0".encode())
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
