@@ -49,7 +49,8 @@ def main() -> None:
 
     t = time.perf_counter()
     ref = prepare_reference(fasta, gtf, work / "reference",
-                            panel_genes="EGFR KRAS BRAF MET ALK PIK3CA NRAS MAP2K1 TP53 PTEN NF2 STK11 CDK4 RB1 RET CDKN2A MAP2K2".split())
+                            panel_genes=("EGFR KRAS BRAF MET ALK PIK3CA NRAS MAP2K1 TP53 PTEN NF2 STK11 CDK4 RB1 RET "
+                                         "CDKN2A MAP2K2").split())
     rows.append(("prepare-reference (sparse 3.1 Gbp GRCh38 + panel + transcript index)", time.perf_counter() - t, ""))
 
     t = time.perf_counter()
@@ -79,7 +80,8 @@ def main() -> None:
     t = time.perf_counter()
     align_fastq(r1, r2, work / "bwa" / "reference", work / "aligned.bam", "UNL001-N", threads=2)
     dt = time.perf_counter() - t
-    rows.append(("align (bwa mem + lift + fixmate/sort/markdup), normal sample", dt, f"{pairs / dt:,.0f} pairs/s ({pairs:,} pairs)"))
+    rows.append(("align (bwa mem + lift + fixmate/sort/markdup), normal sample", dt,
+                 f"{pairs / dt:,.0f} pairs/s ({pairs:,} pairs)"))
 
     print("| step | wall s | figure |\n|---|---|---|")
     for name, sec, fig in rows:

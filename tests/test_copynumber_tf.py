@@ -209,7 +209,8 @@ def test_tumour_fraction_step_writes_the_classifiers_estimate(tmp_path: Path) ->
     tf = read_tumour_fractions(out).set_index("sample_id")
     p = tf.loc["P1-P-PD"]
     z, n, k = 1.959964, 3000, 300
-    c, h = (k / n + z * z / (2 * n)) / (1 + z * z / n), z * math.sqrt(k / n * (1 - k / n) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    c = (k / n + z * z / (2 * n)) / (1 + z * z / n)
+    h = z * math.sqrt(k / n * (1 - k / n) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     assert (p["method"], p["n_variants"], p["tumour_fraction"]) == ("truncal_vaf", 3, pytest.approx(0.2))
     assert p["tf_ci_low"] == pytest.approx(2 * (c - h), rel=1e-4) and p["tf_ci_high"] == pytest.approx(2 * (c + h), rel=1e-4)
     assert tf.loc["P1-T-BL", "tumour_fraction"] == pytest.approx(0.5)

@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--config", type=Path, required=True, help="run config (config.yaml or the validated run_config.json)")
     p.add_argument("--directory", type=Path, default=Path("."), help="run directory (default: .)")
-    p.add_argument("--qc-dir", type=Path, default=Path("results/qc"), help="per-sample QC JSONs: <qc-dir>/<patient>/<sample>.json")
+    p.add_argument("--qc-dir", type=Path, default=Path("results/qc"),
+                   help="per-sample QC JSONs: <qc-dir>/<patient>/<sample>.json")
     p.add_argument("--out", type=Path, default=Path("results/atlas"), help="atlas directory to (re)write")
     p.add_argument("--parts", type=Path, default=Path("results/tables"),
                    help="stage table parts: <parts>/<table>/<patient or sample>.parquet")

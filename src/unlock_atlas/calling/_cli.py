@@ -41,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--normal", help="sample ID of the matched white-cell normal")
     p.add_argument("--plasma", nargs="*", default=[], metavar="SAMPLE", help="sample IDs that are plasma cfDNA")
     p.add_argument("--panel", type=Path, required=True, help="panel BED (results/reference/panel.bed)")
-    p.add_argument("--fasta", type=Path, required=True, help="indexed reference FASTA (results/reference/genome.fa.gz), or results/reference/reference.json "
+    p.add_argument("--fasta", type=Path, required=True,
+                   help="indexed reference FASTA (results/reference/genome.fa.gz), or results/reference/reference.json "
                    "whose 'genome' entry names it (paths relative to the working directory)")
     p.add_argument("--pon", metavar="PREFIX", help="panel of normals built by `unlock-atlas pon` "
                    "(PREFIX.sites.parquet + PREFIX.alleles.parquet); default: the matched normal alone")

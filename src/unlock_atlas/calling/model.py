@@ -2,7 +2,8 @@
 
 Choices and their reasons (see ``docs/calling.md`` for the full argument):
 
-* **VAF interval: Wilson score 95 %** (:func:`unlock_atlas.domain.wilson`). Clopper–Pearson is conservative (coverage > 95 %, often
+* **VAF interval: Wilson score 95 %** (:func:`unlock_atlas.domain.wilson`). Clopper–Pearson is conservative
+  (coverage > 95 %, often
   ~98 % at low counts), which makes intervals needlessly wide at the 1–10 alt-fragment counts
   typical of ctDNA; the Wilson interval has close-to-nominal average coverage at small p
   (Brown, Cai & DasGupta 2001, Stat Sci 16:101) and is never outside [0, 1].

@@ -34,11 +34,15 @@ SCHEMA = pa.schema([
               "fraction (estimated from the patient's truncal variants before copy-number calling); null when "
               "unknown, for plasma below the 3% floor, for a gene failing the model check (ratio below what CN 0 "
               "allows at that tumour fraction) and for normals", unit="fraction"),
-    field_doc("tumour_content_source", pa.string(), "where tumour_content came from (none: not used, see tumour_content)", allowed=TC_SOURCES),
+    field_doc("tumour_content_source", pa.string(), "where tumour_content came from (none: not used, see tumour_content)",
+              allowed=TC_SOURCES),
     field_doc("copy_number", pa.float64(), "absolute copy number: tumour copy number 2*(r-1+tc)/tc with r = 2^log2_ratio "
-              "for tissue/plasma (CNVkit call --purity; null when no tumour content is used); germline 2*r for normals", unit="copies"),
-    field_doc("copy_number_ci_low", pa.float64(), "lowest copy_number over the log2 95% interval (x the tumour-fraction 95% interval for plasma)", unit="copies"),
-    field_doc("copy_number_ci_high", pa.float64(), "highest copy_number over the log2 95% interval (x the tumour-fraction 95% interval for plasma)", unit="copies"),
+              "for tissue/plasma (CNVkit call --purity; null when no tumour content is used); germline 2*r for normals",
+              unit="copies"),
+    field_doc("copy_number_ci_low", pa.float64(),
+              "lowest copy_number over the log2 95% interval (x the tumour-fraction 95% interval for plasma)", unit="copies"),
+    field_doc("copy_number_ci_high", pa.float64(),
+              "highest copy_number over the log2 95% interval (x the tumour-fraction 95% interval for plasma)", unit="copies"),
     field_doc("call", pa.string(), "amplification (CN >= 5), gain (>= 2.5), loss (< 1.5), deep_deletion (< 0.5), else "
               "neutral; non-neutral calls need |log2_ratio| >= 3 s.e.; without a tumour content (source none) "
               "tc = 1 is used (conservative bound)", allowed=CALLS),

@@ -167,7 +167,8 @@ def build_reference(normals: dict[str, pd.DataFrame]) -> pd.DataFrame:
     first = normals[ids[0]]
     for sid in ids[1:]:
         other = normals[sid]
-        if len(other) != len(first) or not (other[["chrom", "start", "end"]].values == first[["chrom", "start", "end"]].values).all():
+        cols = ["chrom", "start", "end"]
+        if len(other) != len(first) or not (other[cols].values == first[cols].values).all():
             raise InputError(Problem(sid, "coverage was counted over different targets than the other normals",
                                      "count every sample over the same panel BED"))
     depth = np.vstack([normals[s]["depth"].to_numpy(dtype=float) for s in ids])
@@ -257,7 +258,8 @@ def log2_ratios(cov: pd.DataFrame, ref: pd.DataFrame, sample_id: str) -> pd.Data
     sample-specific bias left relative to the normals (GC, target length, flanking target density)
     is removed with rolling medians fitted on the ratios of genes that look copy-neutral in a
     first pass (``|gene median| <= EXCLUDE_LOG2``), and the result is re-centred on their median
-    (most of a panel is copy-neutral in most tumours; CNVkit centres the same way). Returns the coverage table with ``log2``, ``spread`` and ``usable`` columns added.
+    (most of a panel is copy-neutral in most tumours; CNVkit centres the same way). Returns the coverage table with
+    ``log2``, ``spread`` and ``usable`` columns added.
 
     Raises
     ------

@@ -165,7 +165,8 @@ def check_bam_contigs(bam: str | Path, reference_lengths: dict[str, int], panel_
                 if unprefixed else "")
         problems.append(Problem(shown, f"the BAM header lacks panel contig(s) {', '.join(missing)}{hint}",
                                 "re-align to a GRCh38 reference with UCSC names (chr1, chr2, ...), as the configured FASTA"))
-    diff = [(c, lengths[c], reference_lengths[c]) for c in lengths if c in reference_lengths and lengths[c] != reference_lengths[c]]
+    diff = [(c, lengths[c], reference_lengths[c]) for c in lengths
+            if c in reference_lengths and lengths[c] != reference_lengths[c]]
     if diff:
         shown_diff = "; ".join(f"{c} is {_fmt(b)} bp in the BAM but {_fmt(r)} bp in the reference" for c, b, r in diff[:4])
         more = f" (and {len(diff) - 4} more)" if len(diff) > 4 else ""
@@ -190,7 +191,8 @@ def load_reference_for_checks(reference: dict, file: str, line_of: dict) -> tupl
     try:
         ref_lengths, is_region = reference_lengths(fasta)
     except ReferenceError_ as exc:
-        problems.append(Problem(file, str(exc), "fix the FASTA", row=line_of.get(("reference", "fasta")), column="reference.fasta"))
+        problems.append(Problem(file, str(exc), "fix the FASTA", row=line_of.get(("reference", "fasta")),
+                                column="reference.fasta"))
         return None, set(), problems
     contigs, panel_problems = panel_contigs(reference)
     problems += panel_problems

@@ -115,13 +115,15 @@ def read_tsv(path: Path, shown: str, required: list[str], known: list[str]) -> t
         cells += [""] * (len(header) - len(cells))
         rows.append(Row(lineno, {h: c for h, c in zip(header, cells) if c and h}))
     if header is None:
-        return None, [Problem(shown, "the sheet is empty (no header line)", f"write a header: {' '.join(required)} (tab-separated)")]
+        return None, [Problem(shown, "the sheet is empty (no header line)",
+                              f"write a header: {' '.join(required)} (tab-separated)")]
     if len(header) == 1 and ("," in header[0] or ";" in header[0]):
         return None, [Problem(shown, "the header has a single column: the sheet is not tab-separated",
                               "save it as tab-separated text (TSV), not CSV", row=header_line)]
     dup = sorted({h for h in header if h and header.count(h) > 1})
     for h in dup:
-        problems.append(Problem(shown, f"column '{h}' appears more than once in the header", "keep one", row=header_line, column=h))
+        problems.append(Problem(shown, f"column '{h}' appears more than once in the header", "keep one",
+                                row=header_line, column=h))
     found = ", ".join(h for h in header if h) or "(none)"
     for col in required:
         if col not in header:
@@ -143,7 +145,8 @@ def id_problem(value: str, file: str, row: int, column: str) -> Problem | None:
         names = ", ".join("space" if c == " " else repr(c) for c in bad)
         return Problem(file, f"{column} {value!r} contains characters not allowed in IDs: {names}", fix, row=row, column=column)
     if value.startswith("-"):
-        return Problem(file, f"{column} {value!r} starts with '-' (a command would read it as an option)", fix, row=row, column=column)
+        return Problem(file, f"{column} {value!r} starts with '-' (a command would read it as an option)", fix,
+                       row=row, column=column)
     if set(value) == {"."}:
         return Problem(file, f"{column} {value!r} is only dots (a directory name)", fix, row=row, column=column)
     if len(value) > 128:

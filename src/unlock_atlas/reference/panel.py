@@ -110,7 +110,8 @@ def read_bed_records(path: str | Path) -> list[tuple[int, Interval]]:
                 problems.append(Problem(str(path), f"start/end not integers ({f[1]!r}, {f[2]!r})", "fix the BED", row=lineno))
                 continue
             if s < 0 or e <= s:
-                problems.append(Problem(str(path), f"empty or negative interval {s}-{e}", "BED starts are 0-based, end > start", row=lineno))
+                problems.append(Problem(str(path), f"empty or negative interval {s}-{e}",
+                                        "BED starts are 0-based, end > start", row=lineno))
                 continue
             out.append((lineno, Interval(f[0], s, e, f[3] if len(f) > 3 and f[3] else f"{f[0]}:{s + 1}-{e}")))
     if problems:

@@ -101,7 +101,8 @@ def load_transcripts(gtf: str | Path, mane_only: bool = False) -> dict[str, Tran
             try:
                 start, end = int(f[3]), int(f[4])
             except ValueError:
-                raise InputError(Problem(str(gtf), f"non-integer start/end {f[3]!r}/{f[4]!r}", "fix the GTF", row=lineno)) from None
+                raise InputError(Problem(str(gtf), f"non-integer start/end {f[3]!r}/{f[4]!r}", "fix the GTF",
+                                         row=lineno)) from None
             tx = txs.get(tid)
             if tx is None:
                 tx = txs[tid] = Transcript(tid, attrs.get("gene_name", attrs.get("gene_id", "")), attrs.get("gene_id", ""),

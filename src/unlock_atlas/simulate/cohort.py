@@ -10,7 +10,8 @@ number of the gene (2 unless amplified). Germline heterozygous = 0.5 and homozyg
 every sample (amplifications are taken as balanced); clonal haematopoiesis (CH) has VAF ``v``
 in the white-cell normal, ``v * (1 - tc)`` in plasma (white-cell DNA diluted by tumour DNA) and
 0 in tissue. A fusion's chimeric fraction at each breakpoint follows the same model with
-``m = 1`` (one rearranged allele) and the copy number of that partner gene. Randomness (germline pool, genotypes, passengers) is seeded from
+``m = 1`` (one rearranged allele) and the copy number of that partner gene. Randomness (germline pool, genotypes,
+passengers) is seeded from
 ``(seed, label)`` so the plan does not depend on thread count or sample order.
 """
 
@@ -208,7 +209,8 @@ def germline_pool(genome: PanelGenome, seed: int, n: int, taken: list[int]) -> l
     return sorted(out)
 
 
-def _passengers(genome: PanelGenome, scn: Scenario, seed: int, pid: str, picker: _SitePicker) -> list[tuple[PlannedVariant, float]]:
+def _passengers(genome: PanelGenome, scn: Scenario, seed: int, pid: str,
+                picker: _SitePicker) -> list[tuple[PlannedVariant, float]]:
     rng = np.random.default_rng(derive_seed(seed, pid, "passengers"))
     out = []
     for i in range(scn.passenger_snvs + scn.passenger_indels):

@@ -325,7 +325,8 @@ def _patient(c: _Collector, raw: dict[str, Any]) -> PatientSpec | None:
     for m in mechs:
         for e in m.evidence:
             if e not in known:
-                c.add(where, f"mechanism evidence {e!r} is not a variant, copy_number or fusion id", f"use one of {sorted(known)}")
+                c.add(where, f"mechanism evidence {e!r} is not a variant, copy_number or fusion id",
+                      f"use one of {sorted(known)}")
     return PatientSpec(pid, str(raw["tumour_type"]), str(raw.get("histology", "")), str(raw["drug"]),
                        str(raw.get("best_response", "")), int(raw["progression_day"]),
                        bool(raw.get("early_trial_after", False)), samples, tuple(variants), tuple(cns), tuple(mechs),

@@ -9,7 +9,8 @@ cannot support them):
   than the PBMC-tutorial 5 % because solid-tumour dissociation raises mitochondrial fractions
   (Osorio & Cai, Bioinformatics 2021 recommend ~10-20 % for human tissue);
 - doublets: ``scanpy.pp.scrublet`` (Wolock et al., Cell Syst 2019) on raw counts with its automatic
-  threshold, on random chunks of <= 8,000 cells (bounded memory); predicted doublets are dropped. Needs counts, so it is skipped (and said) for
+  threshold, on random chunks of <= 8,000 cells (bounded memory); predicted doublets are dropped. Needs counts, so it
+  is skipped (and said) for
   log-normalised input;
 - normalisation: counts per cell scaled to 10,000 then ``log1p`` (the tutorial's shifted log, which
   Ahlmann-Eltze & Huber, Nat Methods 2023 found as good as more complex transforms);

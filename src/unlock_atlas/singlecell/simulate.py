@@ -13,7 +13,8 @@ Model (per sample, deterministic given ``seed``):
   a typical spread of UMI means), cells' library sizes log-normal around ``mean_umis`` (sd 0.35);
   markers of the cell's type are multiplied by ``MARKER_FOLD`` = 12 (typical marker log2 fold change
   of ~3.5); besides its cited markers each cell type has its own ``TYPE_PROGRAMME_GENES`` = 60 filler
-  genes changed by a log-normal fold (log sd 1), as real cell types differ in hundreds of genes; counts are negative binomial with dispersion 0.3 (size 3.3; scRNA UMI overdispersion of
+  genes changed by a log-normal fold (log sd 1), as real cell types differ in hundreds of genes; counts are negative
+  binomial with dispersion 0.3 (size 3.3; scRNA UMI overdispersion of
   ~0.1-0.5 is typical, Svensson, Nat Biotechnol 2020 notes near-Poisson for droplets — 0.3 is a
   conservative, noisier choice).
 - **Mitochondrial** genes take ~4 % of a healthy cell's counts; 3 % of cells are damaged (~35 %).
