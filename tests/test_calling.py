@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 from unlock_atlas.calling import model
-from unlock_atlas.calling.filters import origin_and_filters
+from unlock_atlas.calling.origin import origin_and_filters
 from unlock_atlas.calling.pileup import count_sample
 from unlock_atlas.domain import wilson
 from unlock_atlas.paths import resolve_data_dir
@@ -530,3 +530,34 @@ def test_indel_prior_scales_with_the_repeat_tract() -> None:
     priors = {INDEL_CLASS: 2e-5, "C>T": 1e-4}
     assert allele_prior(priors, sc, ("chr1", pos, "CG", "C")) == pytest.approx(8e-5)
     assert allele_prior(priors, sc, ("chr1", pos, "C", "T")) == pytest.approx(1e-4)
+
+
+def test_filter_registry_lists_every_filter_with_its_thresholds() -> None:
+    from unlock_atlas.calling import filters
+
+    reg = filters.REGISTRY
+    # the FILTER values docs/calling.md documents, in FILTER-column order for the evidence filters
+    assert [n for n, f in reg.items() if f.test is not None] == [
+        "strand_bias", "read_position", "low_mapq", "pon", "low_depth", "low_evidence"]
+    assert {n for n, f in reg.items() if f.kind == "origin"} == {"germline", "germline_ambiguous", "chip", "ch_not_excluded"}
+    assert {n for n, f in reg.items() if f.kind == "artefact"} == {"strand_bias", "read_position", "low_mapq", "pon"}
+    # the VCF header states the run's thresholds
+    assert reg["strand_bias"].header() == ("Alt fragments >= 90% on one strand and Fisher exact p < 0.0001 "
+                                           "vs ref strand balance")
+    strict = model.CallingParams.from_mapping({"strand_bias_p": 1e-6, "germline_af": 0.35})
+    assert "p < 1e-06" in reg["strand_bias"].header(strict)
+    assert reg["germline"].header(strict) == "Normal (white-cell) VAF >= 35%: germline"
+    with pytest.raises(ValueError, match="registered twice"):
+        filters.origin_filter("chip", "again", ())
+    with pytest.raises(ValueError, match="not CallingParams fields"):
+        filters.evidence_filter("new_one", "quality", "x", ("depth",), ("no_such_threshold",))(lambda ev, p: False)
+
+
+def test_a_config_threshold_reaches_a_filter() -> None:
+    types = {"N": "normal", "T": "tissue", "P": "plasma"}
+    g = _g(40, 2000)
+    g.update(adf=36, adr=4)          # 90 % forward: fires at the default fraction 0.9, not at 0.95
+    assert "strand_bias" in origin_and_filters({"N": _g(0, 2000), "T": _g(0, 500), "P": g}, "N", types)[1]
+    loose = model.CallingParams.from_mapping({"strand_bias_fraction": 0.95})
+    assert "strand_bias" not in origin_and_filters({"N": _g(0, 2000), "T": _g(0, 500), "P": g}, "N", types,
+                                                   params=loose)[1]

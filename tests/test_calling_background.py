@@ -15,7 +15,7 @@ import pytest
 import yaml
 from scipy import stats
 
-from unlock_atlas.calling import filters, model, pon
+from unlock_atlas.calling import filters, model, origin, pon
 from unlock_atlas.calling.caller import genotype_patient
 from unlock_atlas.calling.pileup import EventCounts, RegionCounts, SampleCounts
 from unlock_atlas.paths import schemas_dir
@@ -185,9 +185,9 @@ def test_a_true_one_percent_plasma_variant_is_still_called_against_a_clean_panel
 def test_normal_power_is_the_binomial_chance_of_two_or_more_fragments():
     n, v = 280, 0.01
     expected = 1 - (1 - v) ** n - n * v * (1 - v) ** (n - 1)  # P(K >= 2): 2 fragments reach DS 13 here
-    assert filters.normal_power(n, v, 1e-4) == pytest.approx(expected, rel=1e-9)
+    assert origin.normal_power(n, v, 1e-4) == pytest.approx(expected, rel=1e-9)
     assert expected == pytest.approx(0.77, abs=0.01)  # the docstring's example
-    assert filters.normal_power(2000, 0.005, 1e-4) > 0.999
+    assert origin.normal_power(2000, 0.005, 1e-4) > 0.999
 
 
 def test_planted_ch_variants_with_a_300x_normal_are_never_somatic():

@@ -128,7 +128,7 @@ def handler(args: argparse.Namespace) -> int:
     types = {s: ("normal" if s == args.normal else "plasma" if s in args.plasma else "tissue") for s in bams}
     calls = call_patient(args.patient, bams, args.normal, types, args.panel, args.fasta,
                          args.min_mapq, args.min_baseq, panel_of_normals, params)
-    write_vcf(calls, list(bams), args.fasta, args.output, args.patient)
+    write_vcf(calls, list(bams), args.fasta, args.output, args.patient, params)
     if args.table:
         parts.write_part(variants_table(calls, args.patient, types), "variants", args.table)
     logger.info("%s: %d rows in %.1f s -> %s", args.patient, len(calls), time.monotonic() - t0, args.output)

@@ -15,7 +15,8 @@ from ..domain import wilson
 from ..errors import InputError, Problem
 from ..reference import read_bed, read_bed_records
 from . import genotype, model
-from .filters import FILTERS, ch_genes, origin_and_filters
+from .filters import CONTEXT_FLANK, REGISTRY, VariantEvidence, ch_genes
+from .origin import classify_variant
 from .pileup import SampleCounts, count_sample, merge_intervals
 from .pon import PanelOfNormals, allele_background
 
@@ -44,6 +45,17 @@ def _gene_at(genes: dict[str, list[tuple[int, int, str]]], chrom: str, pos1: int
     return None
 
 
+def _context(counts: SampleCounts, chrom: str, pos1: int) -> tuple[str, int]:
+    """Reference around ``pos1`` (:data:`.filters.CONTEXT_FLANK` bases each side, clipped at the
+    interval's ends) and the index of ``pos1`` in it."""
+    region = counts.region_at(chrom, pos1 - 1)
+    if region is None:
+        return "", 0
+    i = pos1 - 1 - region.start
+    lo = max(0, i - CONTEXT_FLANK)
+    return region.ref[lo:i + CONTEXT_FLANK + 1], i - lo
+
+
 def genotype_patient(counts: dict[str, SampleCounts], normal: str | None, sample_types: dict[str, str],
                      pon: PanelOfNormals | None = None, params: model.CallingParams = model.DEFAULT,
                      genes: dict[str, list[tuple[int, int, str]]] | None = None) -> pd.DataFrame:
@@ -51,7 +63,7 @@ def genotype_patient(counts: dict[str, SampleCounts], normal: str | None, sample
 
     The background of each allele is beta-binomial from the panel of normals plus the matched
     normal (:func:`.pon.allele_background`); ``genes`` (panel intervals' gene names) select the
-    clonal-haematopoiesis power check of :func:`.filters.origin_and_filters`.
+    clonal-haematopoiesis power check of :func:`.origin.decide_origin`.
     Returns one row per variant x sample with the per-sample FORMAT values, status, FILTER and origin.
     """
     priors = genotype.class_priors(list(counts.values()), params)
@@ -81,7 +93,9 @@ def genotype_patient(counts: dict[str, SampleCounts], normal: str | None, sample
         for g in per.values():
             g["status"] = model.status(g["alt"], g["depth"], g["ds"], de_novo, params)
         in_ch_gene = bool(genes) and _gene_at(genes, key[0], key[1]) in ch
-        origin, filt = origin_and_filters(per, normal, sample_types, st.hits, params, ch_gene=in_ch_gene)
+        context, offset = _context(next(iter(counts.values())), key[0], key[1])
+        ev = VariantEvidence(per, normal, sample_types, st.hits, in_ch_gene, key, context, offset)
+        origin, filt = classify_variant(ev, params)
         ftxt = ";".join(filt) if filt else "PASS"
         kind = "snv" if len(key[2]) == len(key[3]) == 1 else ("mnv" if len(key[2]) == len(key[3]) else "indel")
         for s, g in per.items():
@@ -92,16 +106,18 @@ def genotype_patient(counts: dict[str, SampleCounts], normal: str | None, sample
     return pd.DataFrame(rows)
 
 
-def write_vcf(calls: pd.DataFrame, samples: list[str], fasta: str | Path, out: str | Path, patient: str) -> Path:
-    """Write a bgzipped, tabix-indexed VCF 4.2 (all samples as columns), atomically."""
+def write_vcf(calls: pd.DataFrame, samples: list[str], fasta: str | Path, out: str | Path, patient: str,
+              params: model.CallingParams = model.DEFAULT) -> Path:
+    """Write a bgzipped, tabix-indexed VCF 4.2 (all samples as columns), atomically; the ``##FILTER``
+    lines state the thresholds in ``params``."""
     header = pysam.VariantHeader()
     header.add_line("##fileformat=VCFv4.2")
     header.add_line(f"##source=unlock-atlas call (patient {patient})")
     with pysam.FastaFile(str(fasta)) as fa:
         for name, ln in zip(fa.references, fa.lengths):
             header.contigs.add(name, length=ln)
-    for fid, desc in FILTERS.items():
-        header.filters.add(fid, None, None, desc)
+    for fid, f in REGISTRY.items():
+        header.filters.add(fid, None, None, f.header(params))
     header.info.add("ORIGIN", 1, "String", "Variant origin: somatic, germline, chip (clonal haematopoiesis), "
                     "ch_not_excluded (CH not excluded: normal underpowered) or artefact")
     header.info.add("KIND", 1, "String", "snv, mnv or indel")

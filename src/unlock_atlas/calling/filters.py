@@ -1,30 +1,12 @@
-"""VCF FILTERs and the ORIGIN of each variant (somatic / germline / chip / artefact).
+"""The VCF FILTER registry: every FILTER value, what evidence it reads, its config thresholds.
 
-Origin follows the published rule quoted in resistance-biology.md §4 (plasma vs buffy-coat,
-i.e. the white-cell normal): **germline** if the normal's VAF >= 30 %; the 20–30 % band, which
-that rule calls "unknown", is also treated as germline (never somatic: §3 rule 9 forbids calling
-germline or CH variants resistance, so the conservative side is taken) with FILTER
-``germline_ambiguous``; **tumour** (somatic) if the lower 95 % bound of a plasma (or tissue)
-VAF exceeds the upper 95 % bound of the normal's VAF; **CH** (``chip``) if the allele is
-detected in the normal (DS >= 13 with >= 2 fragments) at VAF < 20 % and the normal's interval
-overlaps or exceeds the plasma VAF — unless a tissue sample's lower bound exceeds the normal's
-upper bound (tumour DNA present in tissue: the normal signal is then tumour-in-normal
-contamination, not CH). Artefact filters make the origin ``artefact``.
-
-**CH not excluded (power check).** A variant not detected in the normal is only somatic if the
-normal could have seen it: were it clonal haematopoiesis, the buffy-coat VAF would be about the
-plasma VAF (most cfDNA is haematopoietic; Razavi et al. 2019, Nat Med 25:1928). The power is
-``P(K >= k_min)``, ``K ~ Binomial(n_normal, v)``, with ``v`` the largest Wilson lower bound of
-the plasma VAFs with any alt fragment (a CH clone at least that large is compatible with the
-plasma) and ``k_min``
-the smallest alt count that the normal rule calls detected (>= 2 fragments and DS >= 13 against
-the site background). Below ``ch_power`` (0.95) the variant is ``ch_not_excluded`` (origin and
-FILTER), not somatic - unless a tissue sample's lower VAF bound exceeds the normal's upper
-bound (tumour DNA shown in tissue), or the gene has no recurrent CH (the check applies to the
-genes of ``resources/kb/ch_genes.tsv``, each with its citation: outside them, a plasma variant
-that the normal did not show is tumour-derived far more often than not, and every plasma-only
-resistance mutation would otherwise wait for a deeper normal). A 300x normal (~280 fragments)
-against a 1 % plasma VAF has power 0.77; a 2,000x normal against 0.5 % has 0.9995.
+Each filter is a :class:`Filter` registered in :data:`REGISTRY` (in FILTER-column order) by the
+``@evidence_filter`` decorator on its test function, or, for the values that the origin decision
+sets (:mod:`.origin`), by :func:`origin_filter`. A filter's thresholds are fields of
+:class:`~unlock_atlas.calling.model.CallingParams` (the run config's ``calling:`` section); its VCF
+header description is rendered from them, so the header states the thresholds the run used.
+docs/development.md has the recipe to add one. The origin rules (germline, CH, the CH power
+check) are in :mod:`.origin`. The reason for each filter and default threshold:
 
 Artefact thresholds (each fires only with >= 5 alt fragments, where the test has power):
 
@@ -42,23 +24,111 @@ Artefact thresholds (each fires only with >= 5 alt fragments, where the test has
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
 from scipy import stats
 
 from . import model
 
-FILTERS: dict[str, str] = {
-    "germline": "Normal (white-cell) VAF >= 30%: germline",
-    "germline_ambiguous": "Normal VAF 20-30% (origin rule 'unknown'): treated as germline, never somatic",
-    "chip": "Clonal haematopoiesis: detected in the normal at VAF < 20% with an interval overlapping or above plasma",
-    "strand_bias": "Alt fragments >= 90% on one strand and Fisher exact p < 1e-4 vs ref strand balance",
-    "read_position": "Mean distance of alt bases to the nearest read end < 8 bases",
-    "low_mapq": "More than 30% of reads at the site have MAPQ < 20",
-    "pon": "Alt seen (>= 2 fragments, AF >= 0.5%) in >= 2 panel-of-normals samples",
-    "low_depth": "All samples < 50 fragments deep, or the normal < 20",
-    "low_evidence": "Candidate not called in any sample (kept for longitudinal review)",
-    "ch_not_excluded": "Plasma-only variant in a clonal-haematopoiesis gene that the normal had < 95% power to detect",
-}
-ARTEFACT_FILTERS = ("strand_bias", "read_position", "low_mapq", "pon")
+#: A filter's kind: ``artefact`` makes a would-be somatic variant's origin ``artefact``; ``quality``
+#: marks a call without changing its origin; ``origin`` values are set by the origin decision.
+FilterKind = Literal["artefact", "quality", "origin"]
+
+
+@dataclass(frozen=True)
+class VariantEvidence:
+    """Everything a filter may read about one variant of one patient.
+
+    ``per_sample[s]`` holds alt, depth, af, af_lo, af_hi, ds, status, adf, adr, ref_fwd, ref_rev,
+    rpos (mean distance of alt bases to the nearest read end), lowmq_frac and ``background`` (the
+    site's mean error); ``pon_hits``: panel-of-normals samples carrying the allele; ``ch_gene``: the
+    variant lies in a gene with recurrent clonal haematopoiesis; ``key``: (chrom, 1-based pos,
+    REF, ALT); ``context``: the reference around the variant (:data:`CONTEXT_FLANK` bases each side
+    of ``pos``, clipped at the panel interval's ends) and ``context_offset`` the index of ``pos``
+    in it.
+    """
+
+    per_sample: Mapping[str, Mapping]
+    normal: str | None
+    sample_types: Mapping[str, str]
+    pon_hits: int = 0
+    ch_gene: bool = False
+    key: tuple[str, int, str, str] | None = None
+    context: str = ""
+    context_offset: int = 0
+
+    @property
+    def tumour(self) -> dict[str, Mapping]:
+        """Per-sample evidence of the tumour samples (tissue and plasma)."""
+        return {s: g for s, g in self.per_sample.items() if s != self.normal}
+
+    def carriers(self, min_alt: int) -> list[Mapping]:
+        """Tumour samples with at least ``min_alt`` alt fragments (where artefact tests have power)."""
+        return [g for g in self.tumour.values() if g["alt"] >= min_alt]
+
+
+#: bases of reference context each side of a variant in :attr:`VariantEvidence.context`
+CONTEXT_FLANK = 25
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One FILTER value: ``name`` (the VCF FILTER id), ``kind``, ``description`` (a format string
+    over the thresholds, ``{p.<field>}``), ``evidence`` (the :class:`VariantEvidence` /
+    per-sample fields it reads), ``thresholds`` (its :class:`~.model.CallingParams` fields) and
+    ``test`` (None for the values the origin decision sets)."""
+
+    name: str
+    kind: FilterKind
+    description: str
+    evidence: tuple[str, ...]
+    thresholds: tuple[str, ...]
+    test: Callable[[VariantEvidence, model.CallingParams], bool] | None = None
+
+    def header(self, params: model.CallingParams = model.DEFAULT) -> str:
+        """The VCF ``##FILTER`` description with this run's thresholds."""
+        return self.description.format(p=params)
+
+
+#: every FILTER value, in the order they are written to the FILTER column
+REGISTRY: dict[str, Filter] = {}
+
+
+def _register(f: Filter) -> Filter:
+    if f.name in REGISTRY:
+        raise ValueError(f"FILTER {f.name!r} is registered twice")
+    unknown = [t for t in f.thresholds if t not in model.CallingParams.__dataclass_fields__]
+    if unknown:
+        raise ValueError(f"FILTER {f.name!r}: thresholds {unknown} are not CallingParams fields")
+    REGISTRY[f.name] = f
+    return f
+
+
+def evidence_filter(name: str, kind: FilterKind, description: str, evidence: tuple[str, ...],
+                    thresholds: tuple[str, ...]) -> Callable:
+    """Decorator: register ``test(evidence, params) -> bool`` as the FILTER ``name``."""
+    def wrap(test: Callable[[VariantEvidence, model.CallingParams], bool]):
+        _register(Filter(name, kind, description, evidence, thresholds, test))
+        return test
+    return wrap
+
+
+def origin_filter(name: str, description: str, thresholds: tuple[str, ...]) -> Filter:
+    """Register a FILTER value that the origin decision (:mod:`.origin`) sets."""
+    return _register(Filter(name, "origin", description, ("per_sample", "normal", "sample_types"), thresholds))
+
+
+def apply_filters(ev: VariantEvidence, params: model.CallingParams = model.DEFAULT) -> list[str]:
+    """The evidence filters (artefact and quality kinds) that fire for ``ev``, in registry order."""
+    return [f.name for f in REGISTRY.values() if f.test is not None and f.test(ev, params)]
+
+
+def is_artefact(name: str) -> bool:
+    """Whether the FILTER ``name`` marks an artefact (origin ``artefact`` for a would-be somatic call)."""
+    f = REGISTRY.get(name)
+    return f is not None and f.kind == "artefact"
 
 
 def ch_genes() -> frozenset[str]:
@@ -84,75 +154,62 @@ def strand_bias(adf: int, adr: int, ref_fwd: int, ref_rev: int, params: model.Ca
     return bool(p < params.strand_bias_p)
 
 
-def normal_power(depth: int, vaf: float, background: float, params: model.CallingParams = model.DEFAULT) -> float:
-    """Probability that a normal of ``depth`` fragments detects an allele at ``vaf`` (>= 2 fragments
-    and DS >= ``detect_ds`` against ``background``; module docstring)."""
-    if depth <= 0 or vaf <= 0:
-        return 0.0
-    k_min = 2
-    while k_min <= depth and model.detection_score(k_min, depth, background) < params.detect_ds:
-        k_min += 1
-    return float(stats.binom.sf(k_min - 1, depth, min(vaf, 1.0)))
+# -- the origin decision's FILTER values (set by .origin, listed first in the VCF header) ---------------
+origin_filter("germline", "Normal (white-cell) VAF >= {p.germline_af:.0%}: germline", ("germline_af",))
+origin_filter("germline_ambiguous", "Normal VAF {p.germline_ambiguous_af:.0%}-{p.germline_af:.0%} (origin rule 'unknown'): "
+              "treated as germline, never somatic", ("germline_ambiguous_af", "germline_af"))
+origin_filter("chip", "Clonal haematopoiesis: detected in the normal at VAF < {p.germline_ambiguous_af:.0%} with an "
+              "interval overlapping or above plasma", ("germline_ambiguous_af", "detect_ds", "normal_min_depth"))
 
 
-def origin_and_filters(per_sample: dict[str, dict], normal: str | None, sample_types: dict[str, str],
-                       pon_hits: int = 0, params: model.CallingParams = model.DEFAULT,
-                       ch_gene: bool = False) -> tuple[str, list[str]]:
-    """Origin and FILTER ids of one variant from its per-sample genotypes.
+# -- evidence filters, in FILTER-column order ------------------------------------------------------------------
+@evidence_filter("strand_bias", "artefact",
+                 "Alt fragments >= {p.strand_bias_fraction:.0%} on one strand and Fisher exact p < {p.strand_bias_p:g} "
+                 "vs ref strand balance", ("adf", "adr", "ref_fwd", "ref_rev"),
+                 ("artefact_min_alt", "strand_bias_fraction", "strand_bias_p"))
+def _strand_bias(ev: VariantEvidence, p: model.CallingParams) -> bool:
+    carriers = ev.carriers(p.artefact_min_alt)
+    if not carriers:
+        return False
+    pooled = {k: sum(g[k] for g in carriers) for k in ("adf", "adr", "ref_fwd", "ref_rev")}
+    return strand_bias(pooled["adf"], pooled["adr"], pooled["ref_fwd"], pooled["ref_rev"], p)
 
-    ``per_sample[s]`` holds alt, depth, af, af_lo, af_hi, ds, status, adf, adr, ref_fwd,
-    ref_rev, rpos, lowmq_frac and ``background`` (the site's mean error); ``ch_gene``: the variant
-    lies in a gene with recurrent clonal haematopoiesis (the power check applies).
-    """
-    prm = params
-    filt: list[str] = []
-    tumour = {s: g for s, g in per_sample.items() if s != normal}
-    carriers = [g for g in tumour.values() if g["alt"] >= prm.artefact_min_alt]
-    pooled = {k: sum(g[k] for g in carriers) for k in ("adf", "adr", "ref_fwd", "ref_rev")} if carriers else None
-    if pooled and strand_bias(pooled["adf"], pooled["adr"], pooled["ref_fwd"], pooled["ref_rev"], prm):
-        filt.append("strand_bias")
+
+@evidence_filter("read_position", "artefact",
+                 "Mean distance of alt bases to the nearest read end < {p.read_position_min:g} bases",
+                 ("alt", "rpos"), ("artefact_min_alt", "read_position_min"))
+def _read_position(ev: VariantEvidence, p: model.CallingParams) -> bool:
+    carriers = ev.carriers(p.artefact_min_alt)
     alt_total = sum(g["alt"] for g in carriers)
-    if alt_total >= prm.artefact_min_alt:
-        mean_rpos = sum(g["rpos"] * g["alt"] for g in carriers) / alt_total
-        if mean_rpos < prm.read_position_min:
-            filt.append("read_position")
-        if max(g["lowmq_frac"] for g in carriers) > prm.low_mapq_fraction:
-            filt.append("low_mapq")
-    if pon_hits >= prm.pon_min_hits:
-        filt.append("pon")
-    depths = [g["depth"] for g in per_sample.values()]
-    if max(depths, default=0) < prm.low_depth_all or (normal is not None and per_sample[normal]["depth"] < prm.normal_min_depth):
-        filt.append("low_depth")
-    if not any(g["status"] == "called" for g in tumour.values()) and not (
-            normal is not None and per_sample[normal]["status"] == "called"):
-        filt.append("low_evidence")
+    return alt_total >= p.artefact_min_alt and sum(g["rpos"] * g["alt"] for g in carriers) / alt_total < p.read_position_min
 
-    origin = "somatic"
-    if normal is not None:
-        n = per_sample[normal]
-        n_detected = n["alt"] >= 2 and n["ds"] >= prm.detect_ds and n["depth"] >= prm.normal_min_depth
-        plasma = [g for s, g in tumour.items() if sample_types.get(s) == "plasma" and g["depth"] > 0]
-        tissue = [g for s, g in tumour.items() if sample_types.get(s) != "plasma" and g["depth"] > 0]
-        tissue_above = any(g["af_lo"] > n["af_hi"] for g in tissue if n["depth"] > 0) or (
-            n["depth"] == 0 and any(g["status"] == "called" for g in tissue))
-        if n_detected and n["af"] >= prm.germline_af:
-            origin = "germline"
-            filt.append("germline")
-        elif n_detected and n["af"] >= prm.germline_ambiguous_af:
-            origin = "germline"
-            filt.append("germline_ambiguous")
-        elif n_detected:
-            plasma_overlap = any(n["af_hi"] >= g["af_lo"] for g in plasma if g["alt"] > 0) or not plasma
-            if plasma_overlap and not tissue_above:
-                origin = "chip"
-                filt.append("chip")
-        elif ch_gene and not tissue_above:
-            seen = [g for g in plasma if g["alt"] > 0]
-            if seen:
-                v = max(g["af_lo"] for g in seen)
-                if normal_power(int(n["depth"]), v, float(n.get("background", 1e-4)), prm) < prm.ch_power:
-                    origin = "ch_not_excluded"
-                    filt.append("ch_not_excluded")
-    if origin == "somatic" and any(f in ARTEFACT_FILTERS for f in filt):
-        origin = "artefact"
-    return origin, filt
+
+@evidence_filter("low_mapq", "artefact", "More than {p.low_mapq_fraction:.0%} of reads at the site have MAPQ < 20",
+                 ("alt", "lowmq_frac"), ("artefact_min_alt", "low_mapq_fraction"))
+def _low_mapq(ev: VariantEvidence, p: model.CallingParams) -> bool:
+    carriers = ev.carriers(p.artefact_min_alt)
+    return sum(g["alt"] for g in carriers) >= p.artefact_min_alt and max(g["lowmq_frac"] for g in carriers) > p.low_mapq_fraction
+
+
+@evidence_filter("pon", "artefact", "Alt seen (>= {p.pon_hit_alt} fragments, AF >= {p.pon_hit_af:.1%}) in >= {p.pon_min_hits} "
+                 "panel-of-normals samples", ("pon_hits",), ("pon_hit_alt", "pon_hit_af", "pon_min_hits"))
+def _pon(ev: VariantEvidence, p: model.CallingParams) -> bool:
+    return ev.pon_hits >= p.pon_min_hits
+
+
+@evidence_filter("low_depth", "quality", "All samples < {p.low_depth_all} fragments deep, or the normal < {p.normal_min_depth}",
+                 ("depth",), ("low_depth_all", "normal_min_depth"))
+def _low_depth(ev: VariantEvidence, p: model.CallingParams) -> bool:
+    depths = [g["depth"] for g in ev.per_sample.values()]
+    return max(depths, default=0) < p.low_depth_all or (
+        ev.normal is not None and ev.per_sample[ev.normal]["depth"] < p.normal_min_depth)
+
+
+@evidence_filter("low_evidence", "quality", "Candidate not called in any sample (kept for longitudinal review)",
+                 ("status",), ())
+def _low_evidence(ev: VariantEvidence, p: model.CallingParams) -> bool:
+    return not any(g["status"] == "called" for g in ev.per_sample.values())
+
+
+origin_filter("ch_not_excluded", "Plasma-only variant in a clonal-haematopoiesis gene that the normal had < {p.ch_power:.0%} "
+              "power to detect", ("ch_power", "detect_ds"))
