@@ -17,7 +17,6 @@ import pytest
 
 from unlock_atlas.annotation import Annotator
 from unlock_atlas.annotation.table import annotate_variants_table
-from unlock_atlas.contract.parts import write_part
 from unlock_atlas.errors import InputError
 
 
@@ -38,8 +37,9 @@ def annotator(region_fasta: Path, mane_gtf: Path) -> Annotator:
 
 def test_variants_part_gets_mane_annotations(tmp_path: Path, annotator: Annotator) -> None:
     src = tmp_path / "raw.parquet"
-    write_part(_part([("chr7", 55181378, "C", "T", "snv"), ("chr12", 25245351, "C", "A", "snv"),
-                      ("chr7", 55174771, "AGGAATTAAGAGAAGC", "A", "indel")]), "variants", src)
+    # a part without allele_id (calls from elsewhere): annotation fills it
+    _part([("chr7", 55181378, "C", "T", "snv"), ("chr12", 25245351, "C", "A", "snv"),
+           ("chr7", 55174771, "AGGAATTAAGAGAAGC", "A", "indel")]).to_parquet(src)
     out = tmp_path / "filled.parquet"
     assert annotate_variants_table(src, out, annotator) == 3
     df = pd.read_parquet(out)
@@ -49,6 +49,7 @@ def test_variants_part_gets_mane_annotations(tmp_path: Path, annotator: Annotato
     assert (t790m.gene, t790m.transcript, t790m.refseq_transcript) == ("EGFR", "ENST00000275493.7", "NM_005228.5")
     assert (t790m.hgvsc, t790m.hgvsp, t790m.hgvsp_short) == ("c.2369C>T", "p.Thr790Met", "p.T790M")
     assert t790m.consequence == "missense_variant"
+    assert t790m.allele_id == "chr7:55181378:C>T"
     g12c = by.loc[25245351]
     assert (g12c.gene, g12c.hgvsc, g12c.hgvsp_short, g12c.refseq_transcript) == ("KRAS", "c.34G>T", "p.G12C",
                                                                                  "NM_004985.5")

@@ -97,7 +97,7 @@ def _alterations() -> pd.DataFrame:
 def _mechanisms(extra: bool = False) -> pd.DataFrame:
     rows = [dict(patient_id="PAT-1", regimen="osimertinib", drug="osimertinib", **{"class": "on_target"},
                  subclass="ON_TARGET_MUT", gene="EGFR", alteration="p.C797S", alteration_id="chr7:55181398:T>A",
-                 kind="snv", acquisition="acquired", phase="na", multiple_mechanisms=extra,
+                 kind="snv", acquisition="acquired", phase="na", multiple_mechanisms=extra, rule="kb_alteration",
                  evidence="EGFR C797S on osimertinib (test row)", progression_day=300, first_plasma_day=300,
                  lead_time_days=0)]
     if extra:

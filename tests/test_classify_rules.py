@@ -321,3 +321,41 @@ def test_splice_changes_are_labelled_by_their_c_change_not_p_question_mark():
     assert alteration_label(a) == "c.1704+1G>A" and alteration_label(b) == "c.1813-2A>G"
     assert alteration_label({"kind": "snv", "hgvsp_short": "p.C797S", "hgvsc": "c.2390G>C",
                              "alteration_id": "x"}) == "p.C797S"
+
+
+# -- rule objects and structured evidence (classify/rules.py) ------------------------------------------
+def test_rules_are_ordered_objects_named_in_the_vocabulary():
+    from unlock_atlas.classify.rules import RULES
+    from unlock_atlas.contract.vocab import MECHANISM_RULES
+
+    assert [r.name for r in RULES] == MECHANISM_RULES
+    assert [r.fallback for r in RULES] == [False, False, True, True]
+
+
+def test_kb_row_carries_its_evidence_as_columns_and_the_text_renders_them():
+    m = mechanisms(make_patient("osimertinib", acquired_snv("KRAS", 25245350, "p.Gly12Asp", base_depth=DEEP_BASELINE)))
+    row = m.iloc[0]
+    # resources/kb/resistance_alterations.tsv: KRAS activating mutations are BYPASS_DOWNSTREAM on EGFR TKIs
+    assert row["rule"] == "kb_alteration" and row["kb_evidence_status"] in ("V", "R", "D")
+    assert row["kb_pattern"] and row["kb_source"]
+    assert row["acquisition_basis"].startswith("baseline") or "baseline" in row["acquisition_basis"]
+    assert f"{row['kb_pattern']} -> BYPASS_DOWNSTREAM (status {row['kb_evidence_status']}; {row['kb_source']})" in row["evidence"]
+    assert f"Acquisition acquired: {row['acquisition_basis']}" in row["evidence"]
+
+
+def test_fallback_rows_name_their_rule_and_evidence_columns():
+    only_plasma = [s for s in SAMPLES if not (s[1] == "tissue" and s[2] == "progression")]
+    PLASMA_TF["P-PD"] = 0.02
+    try:
+        m = mechanisms(make_patient("osimertinib", samples=only_plasma))
+    finally:
+        PLASMA_TF["P-PD"] = 0.2
+    row = m.iloc[0]
+    assert (row["rule"], row["subclass"], bool(row["progression_tissue"])) == ("no_mechanism", "NON_INFORMATIVE", False)
+    assert row["progression_plasma_tf"] == pytest.approx(0.02, abs=0.01)
+    assert f"best progression plasma tumour fraction {row['progression_plasma_tf']:.3f}" in row["evidence"]
+    u = mechanisms(make_patient("osimertinib")).iloc[0]
+    assert (u["rule"], u["subclass"], bool(u["progression_tissue"])) == ("no_mechanism", "UNKNOWN", True)
+    s = [x if x[0] != "T-PD" else ("T-PD", "tissue", "progression", 300, 0.5, "SCLC") for x in SAMPLES]
+    h = mechanisms(make_patient("osimertinib", samples=s)).iloc[0]
+    assert (h["rule"], h["histology"]) == ("histologic_transformation", "SCLC")

@@ -55,7 +55,8 @@ QC = {s: {"mean_target_depth": 1000.0, "median_target_depth": 950.0, "on_target_
 def _mech(pid, regimen, drug, klass, sub, gene, alt, alt_id, lead=None):
     return {"patient_id": pid, "regimen": regimen, "drug": drug, "class": klass, "subclass": sub, "gene": gene,
             "alteration": alt, "alteration_id": alt_id, "phase": "na", "multiple_mechanisms": False,
-            "evidence": "hand-written", "lead_time_days": lead}
+            "evidence": "hand-written", "lead_time_days": lead,
+            "rule": "kb_alteration" if klass in ("on_target", "bypass") else "no_mechanism"}
 
 
 @pytest.fixture()

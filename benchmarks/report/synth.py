@@ -149,6 +149,7 @@ def _tables(p: dict, samples: list[dict], rng: np.random.Generator) -> dict[str,
                          **{"class": cls}, subclass=sub, gene=gene, alteration=alteration, alteration_id=aid,
                          kind=kind, acquisition="acquired" if gene else None, phase="na", multiple_mechanisms=multi,
                          evidence="synthetic benchmark row", citation="resistance-biology.md §2" if gene else None,
+                         rule="kb_alteration" if gene else "no_mechanism",
                          first_plasma_day=fp, progression_day=prog, lead_time_days=(prog - fp) if fp else None))
     alt.append(dict(patient_id=pid, alteration_id=":".join(map(str, TP53[:2])) + f":{TP53[2]}>{TP53[3]}", kind="snv",
                     gene="TP53", chrom=TP53[0], pos=TP53[1], ref=TP53[2], alt=TP53[3], hgvsp_short=TP53[5],

@@ -11,7 +11,7 @@ import pandas as pd
 import pysam
 
 from ..atomic import atomic_path
-from ..domain import wilson
+from ..domain import allele_id, wilson
 from ..errors import InputError, Problem
 from ..reference import read_bed, read_bed_records
 from . import genotype, model
@@ -173,7 +173,7 @@ def variants_table(calls: pd.DataFrame, patient: str, sample_types: dict[str, st
     """The atlas ``variants`` rows (design.md §4) of one patient."""
     if not len(calls):
         return pd.DataFrame({"patient_id": pd.Series([], dtype=str)})
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "patient_id": patient, "sample_id": calls["sample_id"],
         "sample_type": calls["sample_id"].map(sample_types), "chrom": calls["chrom"], "pos": calls["pos"],
         "ref": calls["v_ref"], "alt": calls["v_alt"], "kind": calls["kind"], "alt_reads": calls["alt"],
@@ -181,6 +181,8 @@ def variants_table(calls: pd.DataFrame, patient: str, sample_types: dict[str, st
         "vaf": calls["af"].where(calls["depth"] > 0), "vaf_ci_low": calls["af_lo"], "vaf_ci_high": calls["af_hi"],
         "detection_score": calls["ds"], "status": calls["status"], "filter": calls["filter"], "origin": calls["origin"],
     })
+    out.insert(out.columns.get_loc("kind"), "allele_id", allele_id(out))
+    return out
 
 
 def call_patient(patient: str, bams: dict[str, str | Path], normal: str | None, sample_types: dict[str, str],

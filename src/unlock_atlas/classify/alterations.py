@@ -136,7 +136,8 @@ class _Builder:
     def variants(self) -> list[dict]:
         v = self.pat.variants[is_somatic(self.pat.variants)]
         v = v[v["kind"].isin(SEQ_KINDS) & v["sample_id"].isin(list(self.meta))]
-        v = v.assign(allele_id=allele_id(v))
+        if "allele_id" not in v.columns or v["allele_id"].isna().any():
+            v = v.assign(allele_id=allele_id(v))
         out = []
         for (chrom, pos, ref, alt), g in v.groupby(["chrom", "pos", "ref", "alt"], sort=True):
             by = {r.sample_id: r for r in g.itertuples()}

@@ -13,6 +13,7 @@ from .fields import field_doc
 from .vocab import ACQUISITIONS, PHASES
 from .vocab import ALTERATION_KINDS as KINDS
 from .vocab import MECHANISM_CLASSES as CLASSES
+from .vocab import MECHANISM_RULES as RULES
 from .vocab import MECHANISM_SUBCLASSES as SUBCLASSES
 
 SCHEMA = pa.schema([
@@ -47,8 +48,26 @@ SCHEMA = pa.schema([
     field_doc("multiple_mechanisms", pa.bool_(), "the patient has more than one mechanism alteration (polyclonal or "
               "compound resistance in trans / unknown phase; a cis compound is one mechanism); false for unknown "
               "rows", nullable=False),
-    field_doc("evidence", pa.string(), "why: the knowledge-base rule (scope, pattern, evidence status V/R/D, source) "
+    field_doc("evidence", pa.string(), "why, in words (a rendering of the structured columns rule .. progression_plasma_tf): "
+              "the knowledge-base rule (scope, pattern, evidence status V/R/D, source) "
               "and the observations (samples, VAF, copy number, acquisition basis)", nullable=False),
+    field_doc("rule", pa.string(), "the classification rule that gave this row (classify/rules.py, applied in "
+              "this order; the last two only when no earlier rule gave a row)", allowed=RULES, nullable=False),
+    field_doc("kb_pattern", pa.string(), "kb_alteration rows: the knowledge-base pattern that matched the alteration "
+              "(resources/kb/resistance_alterations.tsv), or 'target amplification rule'"),
+    field_doc("kb_evidence_status", pa.string(), "kb_alteration rows: the matched row's evidence status in "
+              "resistance-biology.md (V verified, R recalled, D derived)"),
+    field_doc("kb_source", pa.string(), "kb_alteration rows: the matched row's source (section of resistance-biology.md)"),
+    field_doc("acquisition_basis", pa.string(), "the alteration's acquisition basis (alterations table), in words with "
+              "the numbers"),
+    field_doc("ccf_baseline", pa.float64(), "the alteration's cancer-cell fraction at baseline (alterations table)",
+              unit="fraction"),
+    field_doc("ccf_progression", pa.float64(), "the alteration's cancer-cell fraction at progression (alterations table)",
+              unit="fraction"),
+    field_doc("histology", pa.string(), "histologic_transformation rows: the progression biopsy's histology"),
+    field_doc("progression_tissue", pa.bool_(), "no_mechanism rows: a tissue biopsy was taken at progression"),
+    field_doc("progression_plasma_tf", pa.float64(), "no_mechanism rows: the best plasma tumour fraction at progression "
+              "(null: no plasma, or not estimable)", unit="fraction"),
     field_doc("citation", pa.string(), "citation(s) of the knowledge-base fact behind the classification"),
     field_doc("first_plasma_day", pa.int32(), "first plasma collection day on which the alteration was called",
               unit="days from treatment start"),

@@ -23,6 +23,9 @@ SCHEMA = pa.schema([
               nullable=False, unit="bp"),
     field_doc("ref", pa.string(), "reference allele (VCF REF)", nullable=False),
     field_doc("alt", pa.string(), "alternate allele (VCF ALT)", nullable=False),
+    field_doc("allele_id", pa.string(), "the allele's key across samples, chrom:pos:ref>alt (unlock_atlas.domain.allele_id); "
+              "the alteration_id of a sequence alteration in the alterations and mechanisms tables; written by calling, "
+              "filled by annotation for parts from elsewhere"),
     field_doc("kind", pa.string(), "variant kind", allowed=KINDS),
     field_doc("gene", pa.string(), "HGNC gene symbol", filled_by="annotate"),
     field_doc("transcript", pa.string(), "Ensembl transcript ID with version (MANE Select)", filled_by="annotate"),

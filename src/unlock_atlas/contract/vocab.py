@@ -42,6 +42,8 @@ KB_MECHANISMS = ["ON_TARGET_MUT", "ON_TARGET_AMP", "ON_TARGET_OTHER", "BYPASS_RT
 #: Mechanism subclasses (mechanisms.subclass): the §2 codes, NON_GENETIC and UNKNOWN, plus
 #: NON_INFORMATIVE (design.md §4: nothing found and the samples could not have shown it).
 MECHANISM_SUBCLASSES = KB_MECHANISMS + ["NON_GENETIC", "UNKNOWN", "NON_INFORMATIVE"]
+#: Mechanism classification rules, in the order they are applied (mechanisms.rule; classify/rules.py RULES).
+MECHANISM_RULES = ["kb_alteration", "histologic_transformation", "non_genetic_state", "no_mechanism"]
 #: Phase of a mechanism's compound mutations (mechanisms.phase).
 PHASES = ["cis", "trans", "unknown", "na"]
 
