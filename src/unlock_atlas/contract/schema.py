@@ -14,20 +14,14 @@ still read the atlas); renaming/removing columns or changing a type or meaning b
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pyarrow as pa
 
-from . import (
-    schema_alterations,
-    schema_cohort_summary,
-    schema_copy_number,
-    schema_ctdna,
-    schema_mechanisms,
-    schema_sc_composition,
-    schema_sc_programs,
-    schema_variants,
-)
 from .fields import column_docs, field_doc
 from .vocab import BEST_RESPONSES, QC_STATUS, RESISTANCE_TYPES, SAMPLE_TYPES, TIMEPOINTS
 
@@ -96,19 +90,24 @@ SAMPLES = pa.schema([
     _f("has_scrna", pa.bool_(), "single-cell RNA data of the same biopsy was provided", nullable=False),
 ])
 
+def _discover_tables() -> dict[str, ModuleType]:
+    """Every ``contract/schema_<table>.py`` module, by table name, in ``MANIFEST_ORDER``: adding a
+    table is adding its module (docs/development.md)."""
+    mods = []
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if info.name.startswith("schema_"):
+            mod = importlib.import_module(f"{__package__}.{info.name}")
+            for attr in ("SCHEMA", "SORT_KEYS", "MANIFEST_ORDER"):
+                if not hasattr(mod, attr):
+                    raise AttributeError(f"{mod.__name__} defines no {attr} (every schema_<table>.py module must)")
+            mods.append((mod.MANIFEST_ORDER, info.name.removeprefix("schema_"), mod))
+    return {name: mod for _, name, mod in sorted(mods)}
+
+
 #: The modules of the tables built from stage parts (``results/tables/<table>/<id>.parquet``, see
-#: :mod:`unlock_atlas.contract.parts`), in manifest order; each defines ``SCHEMA`` and ``SORT_KEYS``.
-#: ``cohort_summary`` is computed at atlas time from the assembled tables (no parts).
-_TABLE_MODULES = {
-    "variants": schema_variants,
-    "copy_number": schema_copy_number,
-    "sc_composition": schema_sc_composition,
-    "sc_programs": schema_sc_programs,
-    "alterations": schema_alterations,
-    "mechanisms": schema_mechanisms,
-    "ctdna": schema_ctdna,
-    "cohort_summary": schema_cohort_summary,
-}
+#: :mod:`unlock_atlas.contract.parts`), in manifest order; each defines ``SCHEMA``, ``SORT_KEYS`` and
+#: ``MANIFEST_ORDER``; ``COMPUTED = True`` marks a table the atlas computes from the others (no parts).
+_TABLE_MODULES = _discover_tables()
 
 #: Every atlas table written by this version, in manifest order.
 TABLES: dict[str, pa.Schema] = {"patients": PATIENTS, "samples": SAMPLES,
@@ -118,7 +117,7 @@ TABLES: dict[str, pa.Schema] = {"patients": PATIENTS, "samples": SAMPLES,
 SORT_KEYS: dict[str, list[str]] = {name: m.SORT_KEYS for name, m in _TABLE_MODULES.items()}
 
 #: Tables the atlas stage computes itself from the other tables (no stage parts).
-COMPUTED_TABLES = ("cohort_summary",)
+COMPUTED_TABLES = tuple(name for name, m in _TABLE_MODULES.items() if getattr(m, "COMPUTED", False))
 
 
 def table_schema(name: str) -> pa.Schema:

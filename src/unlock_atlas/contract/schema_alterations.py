@@ -95,3 +95,6 @@ _fields += [
 
 SCHEMA = pa.schema(_fields)
 SORT_KEYS = ["chrom", "pos", "alteration_id"]
+
+#: position of this table in the manifest (contract/schema.py discovers schema_<table>.py modules)
+MANIFEST_ORDER = 50

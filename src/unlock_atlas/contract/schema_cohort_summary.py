@@ -27,3 +27,8 @@ SCHEMA = pa.schema([
 ])
 
 SORT_KEYS = ["metric", "stratum"]
+
+#: position of this table in the manifest (contract/schema.py discovers schema_<table>.py modules)
+MANIFEST_ORDER = 80
+#: computed by the atlas stage from the other tables (no stage parts)
+COMPUTED = True

@@ -51,3 +51,6 @@ SCHEMA = pa.schema([
 ])
 
 SORT_KEYS = ["sample_id", "chrom", "start", "gene"]
+
+#: position of this table in the manifest (contract/schema.py discovers schema_<table>.py modules)
+MANIFEST_ORDER = 20

@@ -43,3 +43,6 @@ SCHEMA = pa.schema([
 ])
 
 SORT_KEYS = ["collection_day", "sample_type", "sample_id"]
+
+#: position of this table in the manifest (contract/schema.py discovers schema_<table>.py modules)
+MANIFEST_ORDER = 70

@@ -80,3 +80,6 @@ SCHEMA = pa.schema([
 ])
 
 SORT_KEYS = ["class", "gene", "alteration", "drug"]
+
+#: position of this table in the manifest (contract/schema.py discovers schema_<table>.py modules)
+MANIFEST_ORDER = 60

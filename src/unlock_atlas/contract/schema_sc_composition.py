@@ -35,3 +35,6 @@ SCHEMA = pa.schema([
 ])
 
 SORT_KEYS = ["sample_id", "cell_type", "malignant"]
+
+#: position of this table in the manifest (contract/schema.py discovers schema_<table>.py modules)
+MANIFEST_ORDER = 30

@@ -37,3 +37,6 @@ SCHEMA = pa.schema([
 ])
 
 SORT_KEYS = ["sample_id", "cell_type", "malignant", "programme"]
+
+#: position of this table in the manifest (contract/schema.py discovers schema_<table>.py modules)
+MANIFEST_ORDER = 40

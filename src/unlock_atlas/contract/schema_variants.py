@@ -55,3 +55,6 @@ SCHEMA = pa.schema([
 ])
 
 SORT_KEYS = ["chrom", "pos", "ref", "alt", "sample_id"]
+
+#: position of this table in the manifest (contract/schema.py discovers schema_<table>.py modules)
+MANIFEST_ORDER = 10
