@@ -538,9 +538,10 @@ def test_filter_registry_lists_every_filter_with_its_thresholds() -> None:
     reg = filters.REGISTRY
     # the FILTER values docs/calling.md documents, in FILTER-column order for the evidence filters
     assert [n for n, f in reg.items() if f.test is not None] == [
-        "strand_bias", "read_position", "low_mapq", "pon", "low_depth", "low_evidence"]
+        "strand_bias", "read_position", "low_mapq", "pon", "slippage", "low_depth", "low_evidence"]
     assert {n for n, f in reg.items() if f.kind == "origin"} == {"germline", "germline_ambiguous", "chip", "ch_not_excluded"}
-    assert {n for n, f in reg.items() if f.kind == "artefact"} == {"strand_bias", "read_position", "low_mapq", "pon"}
+    assert {n for n, f in reg.items() if f.kind == "artefact"} == {"strand_bias", "read_position", "low_mapq", "pon",
+                                                                   "slippage"}
     # the VCF header states the run's thresholds
     assert reg["strand_bias"].header() == ("Alt fragments >= 90% on one strand and Fisher exact p < 0.0001 "
                                            "vs ref strand balance")
@@ -561,3 +562,38 @@ def test_a_config_threshold_reaches_a_filter() -> None:
     loose = model.CallingParams.from_mapping({"strand_bias_fraction": 0.95})
     assert "strand_bias" not in origin_and_filters({"N": _g(0, 2000), "T": _g(0, 500), "P": g}, "N", types,
                                                    params=loose)[1]
+
+
+# -- slippage: a one-unit indel in a long tandem repeat (GATK Mutect2 PolymeraseSlippageFilter) --------
+def _indel_evidence(context: str, offset: int, ref: str, alt: str, alt_reads: int, depth: int = 1000):
+    from unlock_atlas.calling.filters import VariantEvidence
+
+    per = {"N": _g(0, 500), "P": _g(alt_reads, depth)}
+    return VariantEvidence(per, "N", {"N": "normal", "P": "plasma"}, key=("chr1", 1000, ref, alt),
+                           context=context, context_offset=offset)
+
+
+@pytest.mark.parametrize("context, ref, alt, alt_reads, fires", [
+    ("TTG" + "A" * 10 + "CTT", "GA", "G", 30, True),      # 1-A deletion in a 10-A run, 3 % VAF: slippage not excluded
+    ("TTG" + "A" * 10 + "CTT", "G", "GA", 30, True),      # 1-A insertion, same run
+    ("TTG" + "A" * 10 + "CTT", "GA", "G", 400, False),    # 40 %: lower bound far above the 10 % slippage rate
+    ("TTG" + "A" * 5 + "CTTTT", "GA", "G", 30, False),    # 5-base run: below the 8-base tract
+    ("TTG" + "A" * 10 + "CTT", "GAA", "G", 30, False),    # two units removed: not a one-unit slip
+    ("TTG" + "CA" * 5 + "GTT", "GCA", "G", 30, True),     # one CA unit of a 10-base dinucleotide repeat
+    ("TTG" + "ACGTAC" + "TTT", "GACG", "G", 30, False),   # no repeat after the anchor
+])
+def test_slippage_filter(context, ref, alt, alt_reads, fires) -> None:
+    from unlock_atlas.calling.origin import classify_variant
+
+    origin, filt = classify_variant(_indel_evidence(context, 2, ref, alt, alt_reads))
+    assert ("slippage" in filt) is fires
+    assert (origin == "artefact") is fires
+
+
+def test_slippage_thresholds_come_from_the_config() -> None:
+    from unlock_atlas.calling.origin import classify_variant
+
+    ev = _indel_evidence("TTG" + "A" * 6 + "CTT", 2, "GA", "G", 30)     # a 6-base run
+    assert "slippage" not in classify_variant(ev)[1]
+    shorter = model.CallingParams.from_mapping({"slippage_min_length": 6})
+    assert "slippage" in classify_variant(ev, shorter)[1]

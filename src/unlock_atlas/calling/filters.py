@@ -17,6 +17,14 @@ Artefact thresholds (each fires only with >= 5 alt fragments, where the test has
   artefacts and end-repair errors cluster at read ends; random positions average ~ L/4 = 25+).
 * ``low_mapq``: > 30 % of reads at the site have MAPQ < 20 (paralogue / repeat region).
 * ``pon``: alt supported (>= 2 fragments and AF >= 0.5 %) in >= 2 panel-of-normals samples.
+* ``slippage`` (polymerase slippage, as GATK Mutect2's ``PolymeraseSlippageFilter``): an indel
+  that adds or removes exactly one unit (1-6 bp) of a tandem repeat whose reference tract is >= 8
+  bases (Mutect2's ``--min-slippage-length`` default), when the pooled tumour VAF's Wilson 95 %
+  lower bound is below 0.1 (Mutect2's ``--pcr-slippage-rate`` default): stutter of PCR and
+  sequencing in long repeats makes one-unit changes at up to that fraction, so such evidence
+  cannot tell a tumour indel from slippage. Deeper support (lower bound >= 0.1) is kept. The
+  panel-of-normals background models a site's recurrent stutter as well; this filter also covers
+  sites the panel does not.
 * ``low_depth``: every sample has depth < 50 fragments, or the normal < 20 (origin not assessable).
 * ``low_evidence``: no sample reaches ``called`` (discovered candidates kept for longitudinal
   review, e.g. 0.2 % VAF alleles).
@@ -30,6 +38,7 @@ from typing import Literal
 
 from scipy import stats
 
+from ..domain import wilson
 from . import model
 
 #: A filter's kind: ``artefact`` makes a would-be somatic variant's origin ``artefact``; ``quality``
@@ -195,6 +204,38 @@ def _low_mapq(ev: VariantEvidence, p: model.CallingParams) -> bool:
                  "panel-of-normals samples", ("pon_hits",), ("pon_hit_alt", "pon_hit_af", "pon_min_hits"))
 def _pon(ev: VariantEvidence, p: model.CallingParams) -> bool:
     return ev.pon_hits >= p.pon_min_hits
+
+
+def repeat_change(ev: VariantEvidence) -> tuple[str, int] | None:
+    """(repeat unit, reference tract length in bases) when ``ev`` is an indel adding or removing
+    exactly one unit (1-6 bp, its own smallest period) of a tandem repeat that starts after the
+    (left-normalised) anchor base; else None."""
+    if ev.key is None or not ev.context:
+        return None
+    _, _, ref, alt = ev.key
+    if len(ref) == len(alt) or min(len(ref), len(alt)) != 1:
+        return None
+    unit = alt[1:] if len(alt) > len(ref) else ref[1:]
+    if not 1 <= len(unit) <= 6 or any(unit == unit[:k] * (len(unit) // k) for k in range(1, len(unit))
+                                      if len(unit) % k == 0):
+        return None
+    i, n = ev.context_offset + 1, 0
+    while ev.context[i:i + len(unit)] == unit:
+        i, n = i + len(unit), n + 1
+    return (unit, n * len(unit)) if n else None
+
+
+@evidence_filter("slippage", "artefact",
+                 "Indel of one unit of a tandem repeat >= {p.slippage_min_length} bases long, tumour VAF not "
+                 "above the {p.slippage_rate:.0%} slippage rate (Wilson 95% lower bound)", ("key", "context", "alt", "depth"),
+                 ("slippage_min_length", "slippage_rate"))
+def _slippage(ev: VariantEvidence, p: model.CallingParams) -> bool:
+    change = repeat_change(ev)
+    if change is None or change[1] < p.slippage_min_length:
+        return False
+    tumour = [g for g in ev.tumour.values() if g["depth"] > 0]
+    alt, depth = sum(g["alt"] for g in tumour), sum(g["depth"] for g in tumour)
+    return alt > 0 and float(wilson(alt, depth)[0]) < p.slippage_rate
 
 
 @evidence_filter("low_depth", "quality", "All samples < {p.low_depth_all} fragments deep, or the normal < {p.normal_min_depth}",

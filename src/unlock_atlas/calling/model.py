@@ -99,6 +99,8 @@ class CallingParams:
     strand_bias_fraction: float = 0.9
     read_position_min: float = 8.0
     low_mapq_fraction: float = 0.3
+    slippage_min_length: int = 8
+    slippage_rate: float = 0.1
     germline_af: float = 0.3
     germline_ambiguous_af: float = 0.2
     low_depth_all: int = 50
