@@ -132,15 +132,17 @@ def test_documented_columns_and_types(results):
     assert json.loads(pat.field("resistance_type").metadata[b"allowed"]) == [
         "primary", "acquired", "not_progressed", "unknown"]
     assert {d["name"]: d for d in manifest["columns"]["samples"]}["qc_status"]["allowed"] == ["pass", "warn", "fail"]
-    assert manifest["schema_version"] == "1.2" and manifest["reference_build"] == "GRCh38"
+    assert manifest["schema_version"] == "1.3" and manifest["reference_build"] == "GRCh38"
     assert manifest["config_hash"] == "abc123" and manifest["pipeline_version"] == unlock_atlas.__version__
     assert manifest["tables"][:2] == ["patients", "samples"]
     # tables built from stage parts exist (full schema) even when no stage wrote a part
     from unlock_atlas.contract.schema import COMPUTED_TABLES
 
-    parts = [t for t in manifest["tables"][2:] if t not in COMPUTED_TABLES]
-    assert {t: manifest["row_counts"][t] for t in ["patients", "samples", *parts]} == {
-        "patients": 3, "samples": 6, **{t: 0 for t in parts}}
+    parts = [t for t in manifest["tables"][3:] if t not in COMPUTED_TABLES]
+    assert manifest["tables"][2] == "treatments"
+    # without treatments.tsv every patient has one line (patients.tsv's drug from day 0)
+    assert {t: manifest["row_counts"][t] for t in ["patients", "samples", "treatments", *parts]} == {
+        "patients": 3, "samples": 6, "treatments": 3, **{t: 0 for t in parts}}
     # cohort_summary is computed from the patients/samples tables themselves (3 patients included)
     assert manifest["row_counts"]["cohort_summary"] > 0
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$", manifest["created_utc"])

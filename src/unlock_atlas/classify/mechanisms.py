@@ -155,7 +155,7 @@ def classify_patient(pat: PatientData, alterations: pd.DataFrame, tf: pd.DataFra
     alts = alterations.copy()
     if pat.progression_day is None:
         return pd.DataFrame(), alts
-    rtype = resistance_type(pat.progression_day, pat.best_response)
+    rtype = resistance_type(pat.days_to_progression, pat.best_response)   # timed from the line's start
     rows: list[dict] = []
     records = alts.to_dict("records") if len(alts) else []
     for i, a in enumerate(records):

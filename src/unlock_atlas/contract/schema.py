@@ -26,6 +26,7 @@ from . import (
     schema_mechanisms,
     schema_sc_composition,
     schema_sc_programs,
+    schema_treatments,
     schema_variants,
 )
 from .fields import column_docs, field_doc
@@ -33,9 +34,9 @@ from .vocab import BEST_RESPONSES, QC_STATUS, RESISTANCE_TYPES, SAMPLE_TYPES, TI
 
 #: Version of the table contract written into manifest.json: MAJOR.MINOR, MINOR bumped when tables
 #: or columns are added (1.1: alterations, mechanisms, ctdna, cohort_summary, sc_composition,
-#: sc_programs, variants.hgvsp_short; 1.2: sc_composition.malignant_status/malignant_note),
-#: MAJOR when a column changes meaning or disappears.
-SCHEMA_VERSION = "1.2"
+#: sc_programs, variants.hgvsp_short; 1.2: sc_composition.malignant_status/malignant_note; 1.3: treatments,
+#: alterations.line, mechanisms.line), MAJOR when a column changes meaning or disappears.
+SCHEMA_VERSION = "1.3"
 
 _f = field_doc
 
@@ -94,6 +95,9 @@ SAMPLES = pa.schema([
     _f("has_scrna", pa.bool_(), "single-cell RNA data of the same biopsy was provided", nullable=False),
 ])
 
+#: One row per patient x treatment line (built by the atlas stage from the sheets, like PATIENTS).
+TREATMENTS = schema_treatments.SCHEMA
+
 #: The modules of the tables built from stage parts (``results/tables/<table>/<id>.parquet``, see
 #: :mod:`unlock_atlas.contract.parts`), in manifest order; each defines ``SCHEMA`` and ``SORT_KEYS``.
 #: ``cohort_summary`` is computed at atlas time from the assembled tables (no parts).
@@ -109,7 +113,7 @@ _TABLE_MODULES = {
 }
 
 #: Every atlas table written by this version, in manifest order.
-TABLES: dict[str, pa.Schema] = {"patients": PATIENTS, "samples": SAMPLES,
+TABLES: dict[str, pa.Schema] = {"patients": PATIENTS, "samples": SAMPLES, "treatments": TREATMENTS,
                                 **{name: m.SCHEMA for name, m in _TABLE_MODULES.items()}}
 
 #: Row order within each part of a part-built table (parts themselves follow patient pseudonyms).
