@@ -122,7 +122,7 @@ def test_documented_columns_and_types(results):
         ("median_depth", pa.float64()), ("on_target_fraction", pa.float64()), ("duplicate_rate", pa.float64()),
         ("insert_size_median", pa.float64()), ("n_reads", pa.int64()), ("qc_status", pa.string()),
         ("qc_reasons", pa.string()), ("tumour_fraction", pa.float64()), ("identity_ok", pa.bool_()),
-        ("purity", pa.float64()), ("histology", pa.string()), ("has_scrna", pa.bool_())]
+        ("purity", pa.float64()), ("histology", pa.string()), ("has_scrna", pa.bool_()), ("line", pa.int32())]
     # every column documented in the file and in the manifest; categorical columns list allowed values
     manifest = json.loads((results / "atlas" / "manifest.json").read_text())
     for name, schema in (("patients", pat), ("samples", smp)):

@@ -116,3 +116,42 @@ def test_a_patient_without_lines_is_classified_as_one_line():
     assert set(res.mechanisms["line"]) == {1} and set(res.alterations["line"]) == {1}
     # one line = every sample in it, the erlotinib progression on day 300 judged against T-BL / P-BL
     assert set(res.mechanisms["regimen"]) == {"erlotinib"}
+
+
+def test_cohort_summary_per_line_and_per_line_drug():
+    """PX: erlotinib (line 1, T790M) then osimertinib (line 2, from day 314, progression day 600: KRAS G12D);
+    PY: osimertinib only (progression day 300: MET amplification). Counts written by hand."""
+    from unlock_atlas.atlas.summary import cohort_summary
+
+    px = classify(two_line_patient()).mechanisms
+    py = pd.DataFrame([{"patient_id": "PY", "line": 1, "regimen": "osimertinib", "drug": "osimertinib",
+                        "class": "bypass", "subclass": "BYPASS_RTK", "gene": "MET", "alteration": "amplification",
+                        "alteration_id": "MET:amplification", "acquisition": "acquired", "lead_time_days": None}])
+    mech = pd.concat([px, py], ignore_index=True)
+    pts = pd.DataFrame([{"patient_id": "PX", "drug": "erlotinib", "tumour_type": "NSCLC", "progression_day": 300,
+                         "resistance_type": "acquired", "early_trial_after": None},
+                        {"patient_id": "PY", "drug": "osimertinib", "tumour_type": "NSCLC", "progression_day": 300,
+                         "resistance_type": "acquired", "early_trial_after": None}])
+    treatments = pd.DataFrame([("PX", 1, "erlotinib", 0, 300, "acquired"), ("PX", 2, "osimertinib", 314, 600, "acquired"),
+                               ("PY", 1, "osimertinib", 0, 300, "acquired")],
+                              columns=["patient_id", "line", "drug", "start_day", "progression_day", "resistance_type"])
+    samples = pd.DataFrame({"patient_id": ["PX", "PX", "PX", "PY"], "sample_type": ["tissue", "tissue", "normal", "tissue"],
+                            "line": [1, 2, None, 1]})
+    s = cohort_summary(pts, samples, mech, treatments=treatments).set_index(["stratum", "metric"])
+
+    def get(stratum, metric):
+        return s.loc[(stratum, metric), "value"], s.loc[(stratum, metric), "n"]
+
+    assert get("all", "resistance_alterations_at_progression") == (3, 2)
+    assert get("all", "resistance_alterations_on_target") == (1, 3)
+    assert get("all", "patients_multiple_mechanisms") == (0, 2)    # one mechanism per line: sequential, not polyclonal
+    assert get("drug:osimertinib", "resistance_alterations_bypass") == (2, 2)
+    assert get("drug:osimertinib", "patients_included") == (2, 2)
+    assert get("drug:osimertinib", "median_days_to_progression") == ((286 + 300) / 2, 2)   # days from each line start
+    assert get("drug:erlotinib", "resistance_alterations_on_target") == (1, 1)
+    assert get("line:1", "resistance_alterations_at_progression") == (2, 2)
+    assert get("line:2", "resistance_alterations_at_progression") == (1, 1)
+    assert get("line:2", "biopsies") == (1, 1) and get("line:1", "biopsies") == (2, 2)
+    # a single-line cohort gets no line strata
+    one = cohort_summary(pts.iloc[1:], samples.iloc[3:], py)
+    assert not one["stratum"].str.startswith("line:").any()

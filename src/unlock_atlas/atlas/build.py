@@ -179,6 +179,14 @@ def _treatment_rows(patients: pd.DataFrame, samples: pd.DataFrame, treatments: p
     return sorted(rows, key=lambda x: (x["patient_id"], x["line"]))
 
 
+def _sample_line(r: dict[str, Any]) -> int | None:
+    """The treatment line of a tumour sample (``Run.samples.line``; 1 when the frame has none), null for normals."""
+    if r.get("sample_type") not in ("tissue", "plasma"):
+        return None
+    line = _val(r.get("line"))
+    return 1 if line is None else int(line)
+
+
 def _sample_rows(samples: pd.DataFrame, qc: dict[str, dict], thresholds: dict[str, Any],
                  pid: dict[str, str], sid: dict[str, str],
                  tumour_fraction: dict[str, float] | None = None,
@@ -213,6 +221,7 @@ def _sample_rows(samples: pd.DataFrame, qc: dict[str, dict], thresholds: dict[st
             "purity": None if purity is None else float(purity),
             "histology": _val(r["histology"]),
             "has_scrna": _val(r["scrna"]) is not None and str(r["scrna"]) != "",
+            "line": _sample_line(r),
         })
     type_order = {t: i for i, t in enumerate(SAMPLE_TYPES)}
     return sorted(rows, key=lambda x: (x["patient_id"], x["collection_day"],
@@ -251,7 +260,7 @@ def _cohort_summary(atlas_dir: Path) -> pa.Table:
     def read(name: str) -> pd.DataFrame:
         return pq.read_table(atlas_dir / f"{name}.parquet").to_pandas()
 
-    df = cohort_summary(read("patients"), read("samples"), read("mechanisms"), read("ctdna"))
+    df = cohort_summary(read("patients"), read("samples"), read("mechanisms"), read("ctdna"), read("treatments"))
     return conform(df, "cohort_summary")
 
 

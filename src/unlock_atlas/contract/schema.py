@@ -35,7 +35,7 @@ from .vocab import BEST_RESPONSES, QC_STATUS, RESISTANCE_TYPES, SAMPLE_TYPES, TI
 #: Version of the table contract written into manifest.json: MAJOR.MINOR, MINOR bumped when tables
 #: or columns are added (1.1: alterations, mechanisms, ctdna, cohort_summary, sc_composition,
 #: sc_programs, variants.hgvsp_short; 1.2: sc_composition.malignant_status/malignant_note; 1.3: treatments,
-#: alterations.line, mechanisms.line), MAJOR when a column changes meaning or disappears.
+#: samples.line, alterations.line, mechanisms.line), MAJOR when a column changes meaning or disappears.
 SCHEMA_VERSION = "1.3"
 
 _f = field_doc
@@ -93,6 +93,8 @@ SAMPLES = pa.schema([
     _f("purity", pa.float64(), "pathologist's tumour content estimate from samples.tsv", unit="fraction"),
     _f("histology", pa.string(), "histology from samples.tsv (e.g. adenocarcinoma, SCLC)"),
     _f("has_scrna", pa.bool_(), "single-cell RNA data of the same biopsy was provided", nullable=False),
+    _f("line", pa.int32(), "treatment line (treatments table) the tissue / plasma sample belongs to, by collection day "
+       "or the samples.tsv line column (docs/inputs.md); 1 for a patient with one line; null for the normal"),
 ])
 
 #: One row per patient x treatment line (built by the atlas stage from the sheets, like PATIENTS).
