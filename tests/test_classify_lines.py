@@ -155,3 +155,32 @@ def test_cohort_summary_per_line_and_per_line_drug():
     # a single-line cohort gets no line strata
     one = cohort_summary(pts.iloc[1:], samples.iloc[3:], py)
     assert not one["stratum"].str.startswith("line:").any()
+
+
+def test_swimmer_lane_shows_each_treatment_line():
+    """The report's swimmer lane of a two-line patient: two bands starting at days 0 and 314 labelled with the
+    line drugs, progression bars at days 300 and 600, and the line-2 mechanism labelled with its line."""
+    from unlock_atlas.report import svg
+    from unlock_atlas.report.clinical import build_lanes, mechanism_label
+    from unlock_atlas.report.data import ReportData
+
+    pts = pd.DataFrame([{"patient_id": "PX", "tumour_type": "NSCLC", "drug": "erlotinib", "progression_day": 300,
+                         "resistance_type": "acquired"}])
+    samples = pd.DataFrame([("PX", "PX-T-PD2", "tissue", "progression", 600, "pass")],
+                           columns=["patient_id", "sample_id", "sample_type", "timepoint", "collection_day", "qc_status"])
+    treatments = pd.DataFrame([("PX", 1, "erlotinib", 0, None, 300, "acquired"),
+                               ("PX", 2, "osimertinib", 314, None, 600, "acquired")],
+                              columns=["patient_id", "line", "drug", "start_day", "end_day", "progression_day",
+                                       "resistance_type"])
+    data = ReportData(atlas=None, tables={"patients": pts, "samples": samples, "mechanisms": None,
+                                          "treatments": treatments})
+    lane = build_lanes(data)["PX"]
+    assert [(a, b, short) for a, b, short, _ in lane.lines] == [(0.0, 300.0, "erlotinib"), (314.0, 600.0, "osimertinib")]
+    assert lane.progression_day == 300 and lane.later_progressions == [600.0]
+    assert lane.label == "PX erlotinib → osimertinib"
+    fig = svg.swimmer([lane], "t")
+    assert fig.count('class="line-band"') == 2 and fig.count("progression, day") == 2
+    assert ">osimertinib<" in fig and "line 2: osimertinib from day 314, progression day 600" in fig
+    row = pd.Series({"gene": "MET", "alteration": "amplification", "line": 2, "regimen": "osimertinib"})
+    assert mechanism_label(row) == "MET amplification (line 2: osimertinib)"
+    assert mechanism_label(row.drop("line")) == "MET amplification"
