@@ -110,6 +110,13 @@ def test_resistance_timing_counts_from_the_line_start():
     assert set(m.loc[m["line"] == 2, "subclass"]) == {"UNKNOWN"}
 
 
+def test_samples_without_a_line_column_attach_by_day():
+    pat = two_line_patient()
+    pat.samples = pat.samples.drop(columns="line")
+    got = sorted(classify(pat).mechanisms[["line", "gene"]].itertuples(index=False, name=None))
+    assert got == [(1, "EGFR"), (2, "KRAS")]
+
+
 def test_a_patient_without_lines_is_classified_as_one_line():
     pat = two_line_patient(lines=[])
     res = classify(pat)

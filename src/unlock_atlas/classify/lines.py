@@ -32,9 +32,16 @@ from .patient import PatientData
 TUMOUR = ("tissue", "plasma")
 
 
-def _line_column(samples: pd.DataFrame) -> pd.Series:
-    """Each sample's line (1 where the sheet had none: patients with one line, tests without a run)."""
+def _line_column(samples: pd.DataFrame, lines: list | None = None) -> pd.Series:
+    """Each tumour sample's line: the ``line`` column of a run; without it, attached by day and timepoint
+    (:func:`unlock_atlas.inputs.attach_line`) when there are lines, else 1."""
     if "line" not in samples.columns:
+        if lines and len(lines) > 1:
+            from ..inputs import attach_line
+
+            return pd.Series([attach_line(lines, int(d), tp) if t in TUMOUR else None for t, d, tp in
+                              zip(samples["sample_type"], samples["collection_day"], samples["timepoint"])],
+                             index=samples.index, dtype=object)
         return pd.Series([1 if t in TUMOUR else None for t in samples["sample_type"]], index=samples.index, dtype=object)
     return pd.Series([None if t not in TUMOUR else (1 if x is None or pd.isna(x) else int(x))
                       for t, x in zip(samples["sample_type"], samples["line"])], index=samples.index, dtype=object)
@@ -42,7 +49,7 @@ def _line_column(samples: pd.DataFrame) -> pd.Series:
 
 def line_samples(pat: PatientData, line: int) -> tuple[pd.DataFrame, list[str]]:
     """The samples of ``line`` (normal included) with view timepoints, and the IDs relabelled ``baseline``."""
-    s = pat.samples.assign(line=_line_column(pat.samples))
+    s = pat.samples.assign(line=_line_column(pat.samples, pat.lines))
     normal = s[~s["sample_type"].isin(TUMOUR)]
     own = s[s["line"] == line]
     borrowed = s.iloc[0:0]
