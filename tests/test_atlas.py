@@ -122,7 +122,7 @@ def test_documented_columns_and_types(results):
         ("median_depth", pa.float64()), ("on_target_fraction", pa.float64()), ("duplicate_rate", pa.float64()),
         ("insert_size_median", pa.float64()), ("n_reads", pa.int64()), ("qc_status", pa.string()),
         ("qc_reasons", pa.string()), ("tumour_fraction", pa.float64()), ("identity_ok", pa.bool_()),
-        ("purity", pa.float64()), ("histology", pa.string()), ("has_scrna", pa.bool_())]
+        ("purity", pa.float64()), ("histology", pa.string()), ("has_scrna", pa.bool_()), ("line", pa.int32())]
     # every column documented in the file and in the manifest; categorical columns list allowed values
     manifest = json.loads((results / "atlas" / "manifest.json").read_text())
     for name, schema in (("patients", pat), ("samples", smp)):
@@ -138,9 +138,11 @@ def test_documented_columns_and_types(results):
     # tables built from stage parts exist (full schema) even when no stage wrote a part
     from unlock_atlas.contract.schema import COMPUTED_TABLES
 
-    parts = [t for t in manifest["tables"][2:] if t not in COMPUTED_TABLES]
-    assert {t: manifest["row_counts"][t] for t in ["patients", "samples", *parts]} == {
-        "patients": 3, "samples": 6, **{t: 0 for t in parts}}
+    parts = [t for t in manifest["tables"][3:] if t not in COMPUTED_TABLES]
+    assert manifest["tables"][2] == "treatments"
+    # without treatments.tsv every patient has one line (patients.tsv's drug from day 0)
+    assert {t: manifest["row_counts"][t] for t in ["patients", "samples", "treatments", *parts]} == {
+        "patients": 3, "samples": 6, "treatments": 3, **{t: 0 for t in parts}}
     # cohort_summary is computed from the patients/samples tables themselves (3 patients included)
     assert manifest["row_counts"]["cohort_summary"] > 0
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$", manifest["created_utc"])

@@ -36,7 +36,16 @@ EXPECTED = {
                ("bypass", "BYPASS_DOWNSTREAM", "NRAS", "p.Q61K", "pre_existing", "na")],
     "UNL006": [("on_target", "ON_TARGET_MUT", "ALK", "p.G1202R", "emerged", "cis"),
                ("on_target", "ON_TARGET_MUT", "ALK", "p.L1196M", "emerged", "cis")],
+    # two treatment lines (issue 17): T790M under erlotinib (line 1; baseline sum 460 x 0.5/2 + 1275 x 0.10/2 = 179,
+    # as UNL006: not `acquired`, enriched -> `emerged`), MET amplification under osimertinib (line 2; its baseline is
+    # the line-1 progression biopsy and plasma, copy-number intervals of a few tenths of a copy -> `emerged`, as UNL002)
+    "UNL007": [("on_target", "ON_TARGET_MUT", "EGFR", "p.T790M", "emerged", "na"),
+               ("bypass", "BYPASS_RTK", "MET", "amplification", "emerged", "na")],
 }
+#: patient -> line -> (drug of the line, class of its mechanism), from demo_cohort.yaml `lines:` and
+#: resistance-biology.md §2-3 by hand: T790M is on-target for an EGFR TKI (erlotinib), MET amplification a
+#: by-pass on osimertinib.
+LINES = {"UNL007": {1: ("erlotinib", "on_target"), 2: ("osimertinib", "bypass")}}
 CH_VARIANT = ("UNL004", "chr17", 7674220)   # TP53 R248Q, clonal haematopoiesis in the demo
 
 
@@ -54,8 +63,12 @@ def test_every_demo_patient_has_the_planted_mechanisms(demo_run):
         got = sorted(tuple(_none(r[c]) for c in ("class", "subclass", "gene", "alteration", "acquisition", "phase"))
                      for _, r in m.iterrows())
         assert got == sorted(expected), (patient, m[["class", "subclass", "gene", "alteration", "evidence"]].to_string())
-        assert set(m["regimen"]) == {pd.read_csv(demo_run / "config" / "patients.tsv", sep="\t")
-                                     .set_index("patient_id").loc[patient, "drug"]}
+        if patient in LINES:
+            assert {(r.line, r.regimen) for r in m.itertuples()} == {(n, d) for n, (d, _) in LINES[patient].items()}
+        else:
+            assert set(m["regimen"]) == {pd.read_csv(demo_run / "config" / "patients.tsv", sep="\t")
+                                         .set_index("patient_id").loc[patient, "drug"]}
+            assert set(m["line"]) == {1}
         assert m["evidence"].str.len().min() > 20
         known = m[m["class"] != "unknown"]
         assert known["citation"].notna().all() and (known["citation"].str.len() > 10).all()
@@ -95,6 +108,28 @@ def test_pre_existing_subclone_and_polyclonal_resistance(demo_run):
     alk = _part(demo_run, "mechanisms", "UNL006")
     assert alk["compound_id"].nunique() == 1 and alk["compound_id"].notna().all()
     assert not alk["multiple_mechanisms"].any()
+
+
+def test_two_line_patient_has_one_mechanism_per_line(demo_run):
+    """Issue 17 Must-show: one mechanism per line, with the class of that line's drug, and the alteration acquired
+    under line 1 (T790M, planted absent before erlotinib) is pre-existing for line 2."""
+    m = _part(demo_run, "mechanisms", "UNL007")
+    for line, (drug, klass) in LINES["UNL007"].items():
+        rows = m[m["line"] == line]
+        assert len(rows) == 1 and rows.iloc[0]["regimen"] == drug and rows.iloc[0]["class"] == klass, rows.to_string()
+    assert not m["multiple_mechanisms"].any()
+    alts = _part(demo_run, "alterations", "UNL007").set_index(["alteration_id", "line"])
+    t790m = "chr7:55181378:C>T"
+    assert alts.loc[(t790m, 1), "acquisition"] in ("acquired", "emerged")   # absent at the erlotinib baseline
+    assert alts.loc[(t790m, 2), "acquisition"] == "pre_existing"            # called at the line-1 progression
+    assert "UNL007-T-PD" in alts.loc[(t790m, 2), "acquisition_basis"]
+    assert alts.loc[(t790m, 2), "resistance_relevance"] == "none"           # planted CCF 0.6 -> 0.5: not selected
+    assert ("MET:amplification", 1) not in alts.index                     # MET planted only at the line-2 progression
+    atlas = demo_run / "results" / "atlas"
+    tr = pq.read_table(atlas / "treatments.parquet").to_pandas()
+    assert sorted(tr["line"].value_counts().to_dict().items()) == [(1, len(EXPECTED)), (2, 1)]
+    two = tr[tr["line"] == 2].iloc[0]
+    assert (two["drug"], two["start_day"], two["progression_day"], two["n_tumour_samples"]) == ("osimertinib", 314, 580, 2)
 
 
 def test_plasma_tumour_fraction_tracks_the_planted_one(demo_run):
@@ -152,12 +187,18 @@ def _check_summary(run: Path) -> None:
     for metric, (value, n) in expected_summary(run).items():
         assert allrows.loc[metric, "value"] == pytest.approx(value), metric
         assert allrows.loc[metric, "n"] == n, metric
-    # strata: one per regimen and tumour type, each a subset of the whole
+    # strata: one per regimen (the drugs of every treatment line) and tumour type, one per line number when a
+    # patient has several lines; each drug stratum holds the patients with a line on that drug
     pts = pd.read_csv(run / "config" / "patients.tsv", sep="\t")
+    tr = run / "config" / "treatments.tsv"
+    lines = pd.read_csv(tr, sep="\t") if tr.exists() else pd.DataFrame(columns=["patient_id", "line", "drug"])
+    pairs = {(p, d) for p, d in zip(pts["patient_id"], pts["drug"])} | set(zip(lines["patient_id"], lines["drug"]))
+    line_strata = {f"line:{n}" for n in lines["line"]} if len(lines) and lines["line"].max() > 1 else set()
     strata = set(got["stratum"])
-    assert {f"drug:{d}" for d in pts["drug"]} | {f"tumour_type:{t}" for t in pts["tumour_type"]} | {"all"} == strata
+    assert ({f"drug:{d}" for _, d in pairs} | {f"tumour_type:{t}" for t in pts["tumour_type"]} | {"all"}
+            | line_strata) == strata
     inc = got[got["metric"] == "patients_included"].set_index("stratum")["value"]
-    assert sum(inc[f"drug:{d}"] for d in set(pts["drug"])) == inc["all"]
+    assert sum(inc[f"drug:{d}"] for d in {d for _, d in pairs}) == len(pairs)
 
 
 def test_demo_cohort_summary_matches_its_truth(demo_run):

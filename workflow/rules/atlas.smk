@@ -5,6 +5,7 @@
 rule atlas:
     input:
         config=EFFECTIVE_CONFIG,
+        treatments=[RUN.config["treatments"]] if RUN.config.get("treatments") else [],   # the treatments table
         qc=[f"results/qc/{p}/{s}.json" for p, s in sample_rows()],
         parts=lambda wildcards: sorted(p for paths in TABLE_PARTS.values() for p in paths),
     output:

@@ -15,6 +15,8 @@ CLASSIFY_TUMOUR = {
 rule classify:
     input:
         config=EFFECTIVE_CONFIG,
+        # treatment lines (optional treatments.tsv): the line drugs, progressions and baselines classification uses
+        treatments=[RUN.config["treatments"]] if RUN.config.get("treatments") else [],
         variants="results/tables/variants/{patient}.parquet",
         # sample-identity verdicts: a patient with a swapped / mixed sample is not classified (identity.smk)
         identity=IDENTITY_PATIENTS,

@@ -67,5 +67,6 @@ def handler(args: argparse.Namespace) -> int:
         pseudonymise=bool(privacy.get("pseudonymise", True)),
         key_file=_under(run_dir, privacy.get("key_file")),
         parts_dir=_under(run_dir, args.parts),
+        treatments=getattr(run, "treatments", None),
     )
     return 0

@@ -1,4 +1,4 @@
-"""Build the atlas's ``patients`` and ``samples`` tables and write them with the manifest.
+"""Build the atlas's ``patients``, ``samples`` and ``treatments`` tables and write them with the manifest.
 
 The whole atlas directory is replaced all-or-nothing (:func:`unlock_atlas.atomic.atomic_dir`):
 a crash while writing leaves the previous atlas untouched. Rows are sorted on output values
@@ -31,6 +31,7 @@ from ..contract.schema import (
     SAMPLES,
     SCHEMA_VERSION,
     TABLES,
+    TREATMENTS,
     manifest_column_docs,
 )
 from ..contract.vocab import SAMPLE_TYPES
@@ -151,6 +152,41 @@ def _patient_rows(patients: pd.DataFrame, samples: pd.DataFrame, pid: dict[str, 
     return sorted(rows, key=lambda x: x["patient_id"])
 
 
+def _treatment_rows(patients: pd.DataFrame, samples: pd.DataFrame, treatments: pd.DataFrame | None,
+                    pid: dict[str, str]) -> list[dict[str, Any]]:
+    """One row per patient x line: ``treatments`` (``Run.treatments``), else each patient's one line of patients.tsv."""
+    if treatments is None:
+        treatments = pd.DataFrame({"patient_id": patients["patient_id"], "line": 1, "drug": patients["drug"],
+                                   "drug_class": patients["drug_class"], "targets": patients["targets"], "start_day": 0,
+                                   "end_day": None, "progression_day": patients["progression_day"],
+                                   "best_response": patients["best_response"]})
+    tumour = samples[samples["sample_type"].isin(["tissue", "plasma"])]
+    line_of = tumour["line"] if "line" in tumour.columns else pd.Series(1, index=tumour.index)
+    counts = pd.Series(1, index=tumour.index).groupby([tumour["patient_id"].astype(str),
+                                                       line_of.fillna(1).astype(int)]).sum().to_dict()
+    rows = []
+    for r in treatments.to_dict("records"):
+        p, line = str(r["patient_id"]), int(r["line"])
+        start, prog = int(r["start_day"]), _val(r["progression_day"])
+        end = _val(r["end_day"])
+        rows.append({
+            "patient_id": pid[p], "line": line, "drug": _val(r["drug"]), "drug_class": _val(r["drug_class"]),
+            "targets": _val(r["targets"]), "start_day": start, "end_day": None if end is None else int(end),
+            "progression_day": None if prog is None else int(prog), "best_response": _val(r["best_response"]),
+            "resistance_type": resistance_type(None if prog is None else int(prog) - start, _val(r["best_response"])),
+            "n_tumour_samples": int(counts.get((p, line), 0)),
+        })
+    return sorted(rows, key=lambda x: (x["patient_id"], x["line"]))
+
+
+def _sample_line(r: dict[str, Any]) -> int | None:
+    """The treatment line of a tumour sample (``Run.samples.line``; 1 when the frame has none), null for normals."""
+    if r.get("sample_type") not in ("tissue", "plasma"):
+        return None
+    line = _val(r.get("line"))
+    return 1 if line is None else int(line)
+
+
 def _sample_rows(samples: pd.DataFrame, qc: dict[str, dict], thresholds: dict[str, Any],
                  pid: dict[str, str], sid: dict[str, str],
                  tumour_fraction: dict[str, float] | None = None,
@@ -185,6 +221,7 @@ def _sample_rows(samples: pd.DataFrame, qc: dict[str, dict], thresholds: dict[st
             "purity": None if purity is None else float(purity),
             "histology": _val(r["histology"]),
             "has_scrna": _val(r["scrna"]) is not None and str(r["scrna"]) != "",
+            "line": _sample_line(r),
         })
     type_order = {t: i for i, t in enumerate(SAMPLE_TYPES)}
     return sorted(rows, key=lambda x: (x["patient_id"], x["collection_day"],
@@ -223,7 +260,7 @@ def _cohort_summary(atlas_dir: Path) -> pa.Table:
     def read(name: str) -> pd.DataFrame:
         return pq.read_table(atlas_dir / f"{name}.parquet").to_pandas()
 
-    df = cohort_summary(read("patients"), read("samples"), read("mechanisms"), read("ctdna"))
+    df = cohort_summary(read("patients"), read("samples"), read("mechanisms"), read("ctdna"), read("treatments"))
     return conform(df, "cohort_summary")
 
 
@@ -319,7 +356,8 @@ def _id_mapper(pid: dict[str, str], sid: dict[str, str], samples_of: dict[str, l
 def build_atlas(patients: pd.DataFrame, samples: pd.DataFrame, qc: dict[str, dict], out_dir: Path,
                 private_dir: Path, *, reference_build: str, config_hash: str, qc_thresholds: dict,
                 pseudonymise: bool = True, key_file: Path | None = None,
-                pipeline_version: str = unlock_atlas.__version__, parts_dir: Path | None = None) -> None:
+                pipeline_version: str = unlock_atlas.__version__, parts_dir: Path | None = None,
+                treatments: pd.DataFrame | None = None) -> None:
     """Write ``patients.parquet``, ``samples.parquet`` and ``manifest.json`` into ``out_dir``.
 
     Parameters
@@ -343,6 +381,8 @@ def build_atlas(patients: pd.DataFrame, samples: pd.DataFrame, qc: dict[str, dic
         ``results/tables``: the stages' per-patient / per-sample parts of every other registered
         table (``<parts_dir>/<table>/<raw id>.parquet``; see :mod:`unlock_atlas.contract.parts`). A
         registered table without parts is written empty, with its full schema.
+    treatments
+        ``Run.treatments`` (one row per patient x line); default: each patient's one line of patients.tsv.
     """
     _check_columns(patients, PATIENT_COLUMNS, "patients.tsv")
     _check_columns(samples, SAMPLE_COLUMNS, "samples.tsv")
@@ -368,6 +408,7 @@ def build_atlas(patients: pd.DataFrame, samples: pd.DataFrame, qc: dict[str, dic
         "samples": _to_table(_sample_rows(samples, qc, thresholds, pid, sid, _tumour_fractions(parts_dir),
                                           _identity(parts_dir)),
                              SAMPLES, "samples"),
+        "treatments": _to_table(_treatment_rows(patients, samples, treatments, pid), TREATMENTS, "treatments"),
     }
     part_tables = [t for t in TABLES if t not in tables and t not in COMPUTED_TABLES]
     samples_of: dict[str, list[str]] = {}

@@ -21,7 +21,7 @@ import pandas as pd
 from ..contract.schema import SORT_KEYS
 
 #: Row keys of the tables the atlas stage builds itself (one row per patient / per sample).
-CORE_KEYS = {"patients": ["patient_id"], "samples": ["sample_id"]}
+CORE_KEYS = {"patients": ["patient_id"], "samples": ["sample_id"], "treatments": ["patient_id", "line"]}
 ID_COLUMNS = ("patient_id", "sample_id")
 
 

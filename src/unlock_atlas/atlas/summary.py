@@ -2,7 +2,9 @@
 
 Called by the atlas stage on the assembled (pseudonymised) tables, so every figure can be
 reproduced from the atlas by an analyst. Each metric is computed for the whole cohort (stratum
-``all``) and for each regimen (``drug:<regimen>``) and tumour type (``tumour_type:<type>``).
+``all``), each regimen (``drug:<regimen>``: the treatment lines on it) and tumour type
+(``tumour_type:<type>``), and, when a patient has several treatment lines, each line number
+(``line:<n>``; :func:`cohort_summary`).
 
 Counting rules (mission.md: the programme counts resistance ALTERATIONS, not patients, in "17
 mutations, of which 15 bypass and 2 on-target"):
@@ -24,8 +26,6 @@ mutations, of which 15 bypass and 2 on-target"):
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import pandas as pd
 
@@ -70,6 +70,11 @@ def _col(m: pd.DataFrame, name: str) -> pd.Series:
     return m[name] if name in m.columns else pd.Series([None] * len(m), index=m.index, dtype=object)
 
 
+def _line_of(m: pd.DataFrame) -> pd.Series:
+    """The treatment line of each mechanism row (1 where the column is missing or null: parts written before lines)."""
+    return pd.to_numeric(_col(m, "line"), errors="coerce").fillna(1).astype(int)
+
+
 def _excluded(m: pd.DataFrame) -> pd.Series:
     """Alteration rows that are not counted: acquisition indeterminate (neither acquired nor shown
     to have emerged under treatment; classify/alterations.py)."""
@@ -92,15 +97,28 @@ def _alteration_classes(mech: pd.DataFrame) -> pd.Series:
     return best.map(inv)
 
 
-def _metrics_for(pats: pd.DataFrame, samples: pd.DataFrame, mech: pd.DataFrame, ctdna: pd.DataFrame) -> dict:
+def _metrics_for(pats: pd.DataFrame, samples: pd.DataFrame, mech: pd.DataFrame, ctdna: pd.DataFrame,
+                 lines: pd.DataFrame | None = None) -> dict:
+    """Metrics over the patients ``pats``; with ``lines`` (rows of the treatments table) over those treatment
+    lines only: their mechanism rows, progressions (days from the line start) and resistance types."""
     ids = set(pats["patient_id"])
     s = samples[samples["patient_id"].isin(ids)]
     m = mech[mech["patient_id"].isin(ids)] if len(mech) else mech
+    if lines is not None and len(m):
+        keys = set(zip(lines["patient_id"], lines["line"].astype(int)))
+        m = m[[k in keys for k in zip(m["patient_id"], _line_of(m))]]
     excluded = m[_excluded(m)] if len(m) else m
     n_indet = len(excluded.assign(unit=_unit(excluded)).drop_duplicates(["patient_id", "unit"])) if len(excluded) else 0
     m = m[~_excluded(m)] if len(m) else m
     c = ctdna[ctdna["patient_id"].isin(ids)] if len(ctdna) else ctdna
-    progressed = pats[pats["progression_day"].notna()]
+    if lines is None:
+        progressed = pats[pats["progression_day"].notna()]
+        days = progressed["progression_day"]
+        rt, n_units = pats["resistance_type"], len(pats)
+    else:
+        progressed = lines[lines["progression_day"].notna()]
+        days = progressed["progression_day"] - progressed["start_day"]
+        rt, n_units = lines["resistance_type"], len(lines)
     n_prog = len(progressed)
     classes = _alteration_classes(m) if len(m) else pd.Series(dtype=object)
     n_alt = len(classes)
@@ -108,15 +126,15 @@ def _metrics_for(pats: pd.DataFrame, samples: pd.DataFrame, mech: pd.DataFrame, 
     subs = m.groupby("patient_id")["subclass"].apply(set) if len(m) else pd.Series(dtype=object)
     with_mech = sum(1 for cl in per_patient if cl - {"unknown"})
     mech_rows = m[m["class"] != "unknown"] if len(m) else m
-    n_multi = (mech_rows.assign(k=_unit(mech_rows)).groupby("patient_id")["k"].nunique().gt(1).sum()
-               if len(mech_rows) else 0)
+    # more than one mechanism on the SAME line (mechanisms of successive lines are sequential, not polyclonal)
+    n_multi = (mech_rows.assign(k=_unit(mech_rows), ln=_line_of(mech_rows)).groupby(["patient_id", "ln"])["k"]
+               .nunique().gt(1).groupby(level=0).any().sum() if len(mech_rows) else 0)
     trial = pats["early_trial_after"].dropna()
     not_baseline = mech_rows[_col(mech_rows, "acquisition") != "pre_existing"] if len(mech_rows) else mech_rows
     lead = (not_baseline[not_baseline["alteration_id"].notna()].assign(unit=_unit(not_baseline))
             .drop_duplicates(["patient_id", "unit"])["lead_time_days"].dropna() if len(not_baseline) else [])
     tissue_n = int(pd.to_numeric(c["n_tissue_mutations"], errors="coerce").fillna(0).sum()) if len(c) else 0
     tissue_hit = int(pd.to_numeric(c["n_tissue_mutations_in_plasma"], errors="coerce").fillna(0).sum()) if len(c) else 0
-    rt = pats["resistance_type"]
 
     def share(k: int, n: int, scale: float = 1.0) -> float | None:
         return scale * k / n if n else None
@@ -131,38 +149,60 @@ def _metrics_for(pats: pd.DataFrame, samples: pd.DataFrame, mech: pd.DataFrame, 
         "patients_with_mechanism": (with_mech, n_prog),
         "pct_early_phase_trial": (share(int(trial.astype(bool).sum()), len(trial), 100.0), len(trial)),
         "resistance_alterations_other": (int((classes == "other").sum()), n_alt),
-        "patients_progressed": (n_prog, len(pats)),
-        "patients_primary_resistance": (int((rt == "primary").sum()), len(pats)),
-        "patients_acquired_resistance": (int((rt == "acquired").sum()), len(pats)),
+        "patients_progressed": (n_prog, n_units),
+        "patients_primary_resistance": (int((rt == "primary").sum()), n_units),
+        "patients_acquired_resistance": (int((rt == "acquired").sum()), n_units),
         "patients_multiple_mechanisms": (int(n_multi), n_prog),
         "patients_unknown_mechanism": (sum(1 for x in subs if x == {"UNKNOWN"}), n_prog),
         "patients_non_informative": (sum(1 for x in subs if x == {"NON_INFORMATIVE"}), n_prog),
-        "median_days_to_progression": (float(progressed["progression_day"].median()) if n_prog else None, n_prog),
+        "median_days_to_progression": (float(days.median()) if n_prog else None, n_prog),
         "tissue_plasma_concordance": (share(tissue_hit, tissue_n), tissue_n),
         "median_lead_time_days": (float(pd.Series(lead, dtype=float).median()) if len(lead) else None, len(lead)),
         "resistance_alterations_indeterminate": (n_indet, n_prog),
     }
 
 
+def single_lines(patients: pd.DataFrame) -> pd.DataFrame:
+    """The treatments table of a cohort without treatment lines: each patient's line 1 from day 0 (patients table)."""
+    return pd.DataFrame({"patient_id": patients["patient_id"], "line": 1, "drug": patients["drug"], "start_day": 0,
+                         "progression_day": patients["progression_day"],
+                         "resistance_type": patients["resistance_type"]})
+
+
 def cohort_summary(patients: pd.DataFrame, samples: pd.DataFrame, mechanisms: pd.DataFrame,
-                   ctdna: pd.DataFrame | None = None) -> pd.DataFrame:
+                   ctdna: pd.DataFrame | None = None, treatments: pd.DataFrame | None = None) -> pd.DataFrame:
     """Compute the ``cohort_summary`` rows (columns metric, stratum, value, n, unit, definition).
+
+    Strata: ``all`` and ``tumour_type:<type>`` are patient-level (the patients table; mechanisms of every
+    line counted). ``drug:<regimen>`` covers the treatment LINES on that regimen: their mechanism rows,
+    progressions (days from the line start) and resistance timing, the samples of their patients; with one
+    line per patient this is the patients with that drug. When some patient has more than one line,
+    ``line:<n>`` strata are added: the n-th lines, their mechanisms and the samples attached to them.
 
     Parameters
     ----------
-    patients, samples, mechanisms, ctdna
-        The atlas tables of those names (IDs consistent across them, pseudonymised or not).
+    patients, samples, mechanisms, ctdna, treatments
+        The atlas tables of those names (IDs consistent across them, pseudonymised or not);
+        ``treatments`` defaults to :func:`single_lines`.
     """
     ctdna = ctdna if ctdna is not None else pd.DataFrame(columns=["patient_id", "n_tissue_mutations",
                                                                   "n_tissue_mutations_in_plasma"])
-    strata: list[tuple[str, Callable[[pd.DataFrame], pd.Series]]] = [("all", lambda p: p["patient_id"].notna())]
-    for drug in sorted(patients["drug"].dropna().unique()):
-        strata.append((f"drug:{drug}", lambda p, d=drug: p["drug"] == d))
+    lines = treatments if treatments is not None and len(treatments) else single_lines(patients)
+    lines = lines.assign(line=lines["line"].astype(int))
+    strata: list[tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame | None]] = [("all", patients, samples, None)]
+    for drug in sorted(lines["drug"].dropna().unique()):
+        on = lines[lines["drug"] == drug]
+        strata.append((f"drug:{drug}", patients[patients["patient_id"].isin(set(on["patient_id"]))], samples, on))
     for tt in sorted(patients["tumour_type"].dropna().unique()):
-        strata.append((f"tumour_type:{tt}", lambda p, t=tt: p["tumour_type"] == t))
+        strata.append((f"tumour_type:{tt}", patients[patients["tumour_type"] == tt], samples, None))
+    if lines["line"].max() > 1:
+        for n in sorted(lines["line"].unique()):
+            on = lines[lines["line"] == n]
+            smp = samples[samples["line"] == n] if "line" in samples.columns else samples
+            strata.append((f"line:{n}", patients[patients["patient_id"].isin(set(on["patient_id"]))], smp, on))
     rows = []
-    for name, pick in strata:
-        values = _metrics_for(patients[pick(patients)], samples, mechanisms, ctdna)
+    for name, pats, smp, on in strata:
+        values = _metrics_for(pats, smp, mechanisms, ctdna, on)
         for metric, (unit, definition) in METRICS.items():
             value, n = values[metric]
             rows.append({"metric": metric, "stratum": name, "value": None if value is None else float(value),

@@ -11,7 +11,7 @@ CCF scaling.
 
 Concordance
 -----------
-For each plasma sample with a tissue sample of the same timepoint: somatic PASS mutations called
+For each plasma sample with a tissue sample of the same timepoint (and treatment line): somatic PASS mutations called
 in the tissue, how many of them are called in the plasma (positive percent agreement, the
 "sensitivity versus tissue" of NILE, Leighl 2019), and how many are plasma-only.
 """
@@ -46,6 +46,7 @@ def _add_concordance(pat: PatientData, tf: pd.DataFrame) -> pd.DataFrame:
     called = v[v["status"] == "called"]
     by_sample = {sid: set(g["key"]) for sid, g in called.groupby("sample_id")}
     tissue = pat.samples[pat.samples["sample_type"] == "tissue"]
+    line_of = dict(zip(pat.samples["sample_id"], pat.samples["line"])) if "line" in pat.samples.columns else {}
     out = tf.copy()
     for col in ("matched_tissue_sample_id", "n_tissue_mutations", "n_tissue_mutations_in_plasma",
                 "n_plasma_only_mutations", "concordance"):
@@ -54,6 +55,8 @@ def _add_concordance(pat: PatientData, tf: pd.DataFrame) -> pd.DataFrame:
         if r["sample_type"] != "plasma" or r["timepoint"] is None:
             continue
         match = tissue[tissue["timepoint"] == r["timepoint"]]
+        if "line" in tissue.columns:   # the same timepoint of the same treatment line
+            match = match[match["line"] == line_of.get(r["sample_id"])]
         if match.empty:
             continue
         tid = str(match.sort_values("collection_day").iloc[0]["sample_id"])

@@ -71,7 +71,8 @@ def classify_patient(pat: PatientData, alterations: pd.DataFrame, tf: pd.DataFra
     if pat.progression_day is None:
         return pd.DataFrame(), alts
     records = alts.to_dict("records") if len(alts) else []
-    ctx = RuleContext(pat, alts, records, tf, kb, resistance_type(pat.progression_day, pat.best_response), [])
+    rtype = resistance_type(pat.days_to_progression, pat.best_response)   # timed from the line's start
+    ctx = RuleContext(pat, alts, records, tf, kb, rtype, [])
     for rule in RULES:
         if rule.fallback and ctx.rows:
             continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -19,6 +20,9 @@ from ..errors import InputError, Problem
 from ..knowledge.drugs import Regimen, resolve_regimen
 from ..tables import concat_parts, read_table
 from ..tables import missing_to_none as _na
+
+if TYPE_CHECKING:
+    from ..inputs import Line
 
 #: Columns of the variants part the classifier needs (schema_variants.py).
 VARIANT_COLUMNS = ["sample_id", "chrom", "pos", "ref", "alt", "kind", "gene", "transcript", "hgvsc", "hgvsp",
@@ -36,7 +40,7 @@ class PatientData:
     ----------
     samples
         The patient's rows of samples.tsv (``sample_id, sample_type, timepoint, collection_day,
-        purity, histology``), normals included.
+        purity, histology`` and, from a run, ``line``), normals included.
     variants
         The variants part (long: variant x sample).
     copy_number
@@ -47,6 +51,13 @@ class PatientData:
         Samples whose fusion table was read (a sample without one says nothing about fusions).
     bams
         Sample ID -> BAM path, for phasing (may be empty: phase is then ``unknown``).
+    lines
+        The patient's treatment lines (:class:`unlock_atlas.inputs.Line`, sorted); empty = one
+        line, ``regimen`` from day 0 (:mod:`.lines`).
+    line, line_start_day
+        Which line this object describes and its first day: the whole patient is line 1 from day 0;
+        :func:`.lines.line_views` gives one object per line, with that line's regimen, progression,
+        best response and samples.
     """
 
     patient_id: str
@@ -62,6 +73,14 @@ class PatientData:
     fusion_samples: set[str] = field(default_factory=set)
     #: the ``sc_programs`` parts of the patient's biopsies with scRNA (may be empty)
     sc_programs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    lines: list[Line] = field(default_factory=list)
+    line: int = 1
+    line_start_day: int = 0
+
+    @property
+    def days_to_progression(self) -> int | None:
+        """Days from the line's start to progression on it (what resistance timing is judged on)."""
+        return None if self.progression_day is None else self.progression_day - self.line_start_day
 
     def sample(self, sample_id: str) -> dict:
         """The samples.tsv row of ``sample_id`` as a dict."""
@@ -113,6 +132,10 @@ def patient_from_run(run: object, patient_id: str, variants: pd.DataFrame, copy_
                                  "pass a patient ID of patients.tsv"))
     p = pts.iloc[0]
     samples = patient_samples(run, patient_id)
+    if "line" in run.samples.columns:
+        line_of = dict(zip(run.samples["sample_id"].astype(str), run.samples["line"]))
+        samples["line"] = [None if _na(line_of.get(s)) is None else int(line_of[s]) for s in samples["sample_id"]]
+    lines = run.lines_of(patient_id) if hasattr(run, "lines_of") else []
     prog = _na(p["progression_day"])
     return PatientData(
         patient_id=patient_id, tumour_type=str(p["tumour_type"]), regimen=resolve_regimen(str(p["drug"])),
@@ -121,4 +144,4 @@ def patient_from_run(run: object, patient_id: str, variants: pd.DataFrame, copy_
         copy_number=copy_number if copy_number is not None else pd.DataFrame(),
         fusions=fusions if fusions is not None else pd.DataFrame(), bams=dict(bams or {}),
         fusion_samples=set(fusion_samples or ()),
-        sc_programs=sc_programs if sc_programs is not None else pd.DataFrame())
+        sc_programs=sc_programs if sc_programs is not None else pd.DataFrame(), lines=lines)

@@ -17,6 +17,7 @@ from ..contract.parts import write_part
 from ..contract.schema import table_schema
 from .alterations import build_alterations, tumour_content_low
 from .ctdna import tumour_content, tumour_fractions
+from .lines import line_views
 from .mechanisms import classify_patient
 from .patient import PatientData
 
@@ -31,11 +32,25 @@ class PatientResult:
 
 
 def classify(pat: PatientData) -> PatientResult:
-    """Tumour fractions, alterations and mechanisms of one patient (raw IDs)."""
+    """Tumour fractions, alterations and mechanisms of one patient (raw IDs).
+
+    Tumour fractions are per sample (the whole patient); alterations and mechanisms are built per
+    treatment line (:func:`.lines.line_views`: that line's drug, progression and baseline) and carry
+    the line number in ``line``. A patient with one line is classified exactly as before lines existed.
+    """
     tf = tumour_fractions(pat)
     tc = tumour_content(tf, pat)
-    alts = build_alterations(pat, tc, tumour_content_low(tf, pat, tc))
-    mech, alts = classify_patient(pat, alts, tf)
+    tc_low = tumour_content_low(tf, pat, tc)
+    alt_parts, mech_parts = [], []
+    for view, vtf in line_views(pat, tf):
+        alts = build_alterations(view, tc, tc_low)
+        mech, alts = classify_patient(view, alts, vtf)
+        if len(alts):
+            alt_parts.append(alts.assign(line=view.line))
+        if len(mech):
+            mech_parts.append(mech.assign(line=view.line))
+    alts = pd.concat(alt_parts, ignore_index=True) if alt_parts else pd.DataFrame()
+    mech = pd.concat(mech_parts, ignore_index=True) if mech_parts else pd.DataFrame()
     return PatientResult(tf, alts, mech)
 
 

@@ -28,7 +28,8 @@ from .vocab import BEST_RESPONSES, QC_STATUS, RESISTANCE_TYPES, SAMPLE_TYPES, TI
 #: Version of the table contract written into manifest.json: MAJOR.MINOR, MINOR bumped when tables
 #: or columns are added (1.1: alterations, mechanisms, ctdna, cohort_summary, sc_composition,
 #: sc_programs, variants.hgvsp_short; 1.2: sc_composition.malignant_status/malignant_note; 1.3:
-#: variants.allele_id, mechanisms.rule and its structured evidence columns),
+#: treatments, samples.line, alterations.line, mechanisms.line, variants.allele_id, mechanisms.rule and
+#: its structured evidence columns),
 #: MAJOR when a column changes meaning or disappears.
 SCHEMA_VERSION = "1.3"
 
@@ -88,6 +89,8 @@ SAMPLES = pa.schema([
     _f("purity", pa.float64(), "pathologist's tumour content estimate from samples.tsv", unit="fraction"),
     _f("histology", pa.string(), "histology from samples.tsv (e.g. adenocarcinoma, SCLC)"),
     _f("has_scrna", pa.bool_(), "single-cell RNA data of the same biopsy was provided", nullable=False),
+    _f("line", pa.int32(), "treatment line (treatments table) the tissue / plasma sample belongs to, by collection day "
+       "or the samples.tsv line column (docs/inputs.md); 1 for a patient with one line; null for the normal"),
 ])
 
 def _discover_tables() -> dict[str, ModuleType]:
@@ -112,6 +115,9 @@ _TABLE_MODULES = _discover_tables()
 #: Every atlas table written by this version, in manifest order.
 TABLES: dict[str, pa.Schema] = {"patients": PATIENTS, "samples": SAMPLES,
                                 **{name: m.SCHEMA for name, m in _TABLE_MODULES.items()}}
+
+#: The sheet-derived treatment lines table (built by the atlas stage, like patients and samples).
+TREATMENTS = TABLES["treatments"]
 
 #: Row order within each part of a part-built table (parts themselves follow patient pseudonyms).
 SORT_KEYS: dict[str, list[str]] = {name: m.SORT_KEYS for name, m in _TABLE_MODULES.items()}

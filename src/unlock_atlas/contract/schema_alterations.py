@@ -1,4 +1,4 @@
-"""Schema of the atlas ``alterations`` table (design.md §4): one row per patient x somatic alteration.
+"""Schema of the atlas ``alterations`` table (design.md §4): one row per patient x treatment line x somatic alteration.
 
 Written per patient by ``unlock-atlas classify`` to ``results/tables/alterations/<patient>.parquet``
 (see docs/classification.md and :mod:`unlock_atlas.classify.alterations` for every rule).
@@ -19,6 +19,10 @@ from .vocab import TUMOUR_SAMPLE_TYPES as TUMOUR_TYPES
 
 _fields = [
     field_doc("patient_id", pa.string(), "patient identifier (pseudonym when privacy.pseudonymise is on)", nullable=False),
+    field_doc("line", pa.int32(), "treatment line (treatments table) the row describes: presence, acquisition and "
+              "relevance are judged within that line, against the line's baseline (its own baseline samples, else the "
+              "previous line's progression samples) and drug; 1 for a patient with one line (always "
+              "filled by classify; nullable so that parts written before lines load)"),
     field_doc("alteration_id", pa.string(), "stable key of the alteration within the patient: chrom:pos:ref>alt for "
               "sequence variants, GENE:amplification / GENE:deep_deletion, GENE5::GENE3:chr5:pos5-chr3:pos3 for fusions "
               "(HGNC '::' fusion notation: 5' partner first, by the genes' strands; docs/copynumber.md)",
@@ -94,7 +98,7 @@ _fields += [
 ]
 
 SCHEMA = pa.schema(_fields)
-SORT_KEYS = ["chrom", "pos", "alteration_id"]
+SORT_KEYS = ["line", "chrom", "pos", "alteration_id"]
 
 #: position of this table in the manifest (contract/schema.py discovers schema_<table>.py modules)
 MANIFEST_ORDER = 50

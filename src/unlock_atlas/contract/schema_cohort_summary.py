@@ -16,7 +16,8 @@ SCHEMA = pa.schema([
               "resistance_alterations_at_progression, resistance_alterations_bypass, resistance_alterations_on_target, "
               "patients_with_mechanism, pct_early_phase_trial, and the further IDs of docs/classification.md)",
               nullable=False),
-    field_doc("stratum", pa.string(), "'all' for the whole cohort, else 'drug:<regimen>' or 'tumour_type:<type>'",
+    field_doc("stratum", pa.string(), "'all' for the whole cohort, else 'drug:<regimen>' (the treatment lines on that regimen), "
+              "'tumour_type:<type>', or 'line:<n>' (the n-th treatment lines; only when a patient has several)",
               nullable=False),
     field_doc("value", pa.float64(), "the figure (null when its denominator is 0)"),
     field_doc("n", pa.int64(), "the denominator / population the value refers to (the metric dictionary says which)",

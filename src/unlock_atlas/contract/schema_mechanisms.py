@@ -1,4 +1,4 @@
-"""Schema of the atlas ``mechanisms`` table (design.md §4): one row per patient x resistance mechanism.
+"""Schema of the atlas ``mechanisms`` table (design.md §4): one row per patient x treatment line x resistance mechanism.
 
 Written per patient by ``unlock-atlas classify`` to ``results/tables/mechanisms/<patient>.parquet``.
 Every progressed patient has at least one row (class ``unknown`` when nothing explains the
@@ -18,7 +18,11 @@ from .vocab import MECHANISM_SUBCLASSES as SUBCLASSES
 
 SCHEMA = pa.schema([
     field_doc("patient_id", pa.string(), "patient identifier (pseudonym when privacy.pseudonymise is on)", nullable=False),
-    field_doc("regimen", pa.string(), "the drug(s) the patient progressed on, combinations joined by '+'", nullable=False),
+    field_doc("line", pa.int32(), "treatment line (treatments table) the mechanism belongs to: the line whose drug "
+              "the patient progressed on; 1 for a patient with one line (always "
+              "filled by classify; nullable so that parts written before lines load)"),
+    field_doc("regimen", pa.string(), "the drug(s) of the line the patient progressed on, combinations joined by '+'",
+              nullable=False),
     field_doc("drug", pa.string(), "the component drug of the regimen this classification refers to (each component "
               "of a combination is classified separately, resistance-biology.md §2 rule 1); the whole regimen for "
               "unknown / lineage rows", nullable=False),
@@ -45,7 +49,7 @@ SCHEMA = pa.schema([
     field_doc("compound_id", pa.string(), "for mutations phased in cis: the '+'-joined sorted alteration IDs of the "
               "compound (the same on each of its rows); a cis compound is ONE mechanism in multiple_mechanisms and "
               "the cohort summary; null otherwise"),
-    field_doc("multiple_mechanisms", pa.bool_(), "the patient has more than one mechanism alteration (polyclonal or "
+    field_doc("multiple_mechanisms", pa.bool_(), "the patient has more than one mechanism alteration on this line (polyclonal or "
               "compound resistance in trans / unknown phase; a cis compound is one mechanism); false for unknown "
               "rows", nullable=False),
     field_doc("evidence", pa.string(), "why, in words (a rendering of the structured columns rule .. progression_plasma_tf): "
@@ -79,7 +83,7 @@ SCHEMA = pa.schema([
               "why a patient is unknown / non-informative)"),
 ])
 
-SORT_KEYS = ["class", "gene", "alteration", "drug"]
+SORT_KEYS = ["line", "class", "gene", "alteration", "drug"]
 
 #: position of this table in the manifest (contract/schema.py discovers schema_<table>.py modules)
 MANIFEST_ORDER = 60

@@ -1,4 +1,4 @@
-"""Run inputs: the one loader and validator of ``config.yaml``, ``patients.tsv`` and ``samples.tsv``.
+"""Run inputs: the one loader and validator of ``config.yaml``, ``patients.tsv``, ``samples.tsv`` and ``treatments.tsv``.
 
 ``load_run(config, workdir)`` returns a :class:`Run` (validated config + typed sheets) or raises
 one :class:`~unlock_atlas.errors.InputError` listing every problem with file, line and column.
@@ -12,6 +12,9 @@ from .._lazy import lazy_exports
 _EXPORTS = {
     "check_bam_contigs": ".bamcheck",
     "find_bam_index": ".bamcheck",
+    "Line": ".treatments",
+    "TREATMENT_COLUMNS": ".treatments",
+    "attach_line": ".treatments",
     "PATIENT_COLUMNS": ".run",
     "SAMPLE_COLUMNS": ".run",
     "Run": ".run",
@@ -21,4 +24,5 @@ _EXPORTS = {
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 
-__all__ = ["PATIENT_COLUMNS", "SAMPLE_COLUMNS", "Run", "check_bam_contigs", "find_bam_index", "load_run", "load_run_or_exit"]
+__all__ = ["PATIENT_COLUMNS", "SAMPLE_COLUMNS", "TREATMENT_COLUMNS", "Line", "Run", "attach_line", "check_bam_contigs",
+           "find_bam_index", "load_run", "load_run_or_exit"]

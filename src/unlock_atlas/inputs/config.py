@@ -36,7 +36,7 @@ PLACEHOLDER = "{data_dir}"
 
 #: Config keys holding a path (or, for ``panel_of_normals``, a list of paths).
 PATH_KEYS: tuple[tuple[str, ...], ...] = (
-    ("patients",), ("samples",), ("data_dir",),
+    ("patients",), ("samples",), ("treatments",), ("data_dir",),
     ("reference", "fasta"), ("reference", "gtf"), ("reference", "panel_bed"), ("reference", "panel_extra_bed"),
     ("panel_of_normals",), ("privacy", "key_file"),
 )

@@ -24,14 +24,16 @@ from ..knowledge.drugs import Regimen
 from .bamcheck import check_bam_contigs, fasta_index_problems, find_bam_index, load_reference_for_checks
 from .config import PLACEHOLDER, load_schema, read_config, resolve_config_paths, validate_config
 from .sheets import Row, Sheet, cross_check, read_tsv, validate_rows
+from .treatments import TREATMENT_COLUMNS, Line, check_treatments, single_line
 
 logger = logging.getLogger(__name__)
 
 PATIENT_COLUMNS = ["patient_id", "tumour_type", "drug", "treatment_start", "progression_day", "best_response",
                    "early_trial_after", "drug_class", "targets"]
 SAMPLE_COLUMNS = ["patient_id", "sample_id", "sample_type", "timepoint", "collection_day", "bam", "fastq_1",
-                  "fastq_2", "scrna", "purity", "histology"]
-_DTYPES = {"progression_day": "Int64", "collection_day": "Int64", "early_trial_after": "boolean", "purity": "Float64"}
+                  "fastq_2", "scrna", "purity", "histology", "line"]
+_DTYPES = {"progression_day": "Int64", "collection_day": "Int64", "early_trial_after": "boolean", "purity": "Float64",
+           "line": "Int64", "start_day": "Int64", "end_day": "Int64"}
 _FILE_COLUMNS = ("bam", "fastq_1", "fastq_2", "scrna")
 
 
@@ -57,7 +59,13 @@ class Run:
     samples
         One row per sample in sheet order (columns :data:`SAMPLE_COLUMNS`): ``timepoint`` is NA
         for normals, ``collection_day`` ``Int64``, ``purity`` ``Float64``, file columns are
-        absolute path strings or NA.
+        absolute path strings or NA; ``line`` (``Int64``) is the treatment line a tissue / plasma
+        sample belongs to (:mod:`.treatments`; 1 for a patient with one line), NA for normals.
+    treatments
+        One row per patient x treatment line (columns :data:`~.treatments.TREATMENT_COLUMNS`): the
+        rows of treatments.tsv, or for a patient it does not list (every patient, without the
+        sheet) the one line of patients.tsv (line 1, drug, start_day 0, progression_day,
+        best_response). Days ``Int64``; ``drug`` canonical as in ``patients``.
     """
 
     workdir: Path
@@ -67,6 +75,18 @@ class Run:
     patients: pd.DataFrame
     samples: pd.DataFrame
     sheet_texts: dict[str, str] = field(default_factory=dict, repr=False)
+    treatments: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TREATMENT_COLUMNS))
+
+    def lines_of(self, patient_id: str) -> list[Line]:
+        """The patient's treatment lines, sorted by number (:class:`~.treatments.Line`)."""
+        from ..knowledge.drugs import resolve_regimen
+
+        t = self.treatments[self.treatments["patient_id"].astype(str) == str(patient_id)].sort_values("line")
+        na = lambda x: None if pd.isna(x) else x   # noqa: E731
+        return [Line(int(r.line), resolve_regimen(str(r.drug)), int(r.start_day),
+                     None if na(r.end_day) is None else int(r.end_day),
+                     None if na(r.progression_day) is None else int(r.progression_day), na(r.best_response))
+                for r in t.itertuples()]
 
     def config_hash(self) -> str:
         """SHA-256 of the canonical JSON of the validated config and the two sheets' content.
@@ -110,7 +130,7 @@ def _abs(value: str, workdir: Path) -> str:
 
 
 def load_run(config: str | Path | Mapping, workdir: str | Path | None = None, *, check_files: bool = True) -> Run:
-    """Load and validate a run: config, patients.tsv, samples.tsv and the files they name.
+    """Load and validate a run: config, patients.tsv, samples.tsv, the optional treatments.tsv and the files they name.
 
     Parameters
     ----------
@@ -137,7 +157,7 @@ def load_run(config: str | Path | Mapping, workdir: str | Path | None = None, *,
 
     sheets: dict[str, Sheet] = {}
     complete: dict[str, bool] = {}
-    for key in ("patients", "samples"):
+    for key in ("patients", "samples", "treatments"):
         val = cfg.get(key)
         if not isinstance(val, str) or PLACEHOLDER in val:
             continue
@@ -158,9 +178,15 @@ def load_run(config: str | Path | Mapping, workdir: str | Path | None = None, *,
             problems += validate_rows(sheet, key)
 
     regimens: dict[str, Regimen] = {}
-    if len(sheets) == 2 and all(complete.values()):
+    lines_of: dict[str, list[Line]] = {}
+    attached: dict[int, int] = {}
+    if complete.get("patients") and complete.get("samples"):
         found, regimens = cross_check(sheets["patients"], sheets["samples"])
         problems += found
+        if complete.get("treatments"):
+            found, lines_of, attached = check_treatments(sheets["treatments"], sheets["patients"], sheets["samples"],
+                                                         regimens)
+            problems += found
     if check_files:
         problems += _check_files(cfg, sheets.get("samples") if complete.get("samples") else None, wd, shown, lines)
     if problems:
@@ -170,11 +196,12 @@ def load_run(config: str | Path | Mapping, workdir: str | Path | None = None, *,
         raise InputError(problems, header=f"{len(problems)} problem(s) found in {', '.join(files)}")
 
     patients = _patients_frame(sheets["patients"].rows, regimens)
-    samples = _samples_frame(sheets["samples"].rows, wd)
-    logger.info("validated %d patients and %d samples (%s)", len(patients), len(samples),
-                ", ".join(f"{n} {t}" for t, n in samples["sample_type"].value_counts().items()))
+    samples = _samples_frame(sheets["samples"].rows, wd, attached)
+    treatments = _treatments_frame(patients, lines_of)
+    logger.info("validated %d patients, %d treatment lines and %d samples (%s)", len(patients), len(treatments),
+                len(samples), ", ".join(f"{n} {t}" for t, n in samples["sample_type"].value_counts().items()))
     return Run(wd, cfg, config_path, data_dir, patients, samples,
-               {k: s.text for k, s in sheets.items()})
+               {k: s.text for k, s in sheets.items()}, treatments)
 
 
 def _check_files(cfg: dict, samples: Sheet | None, wd: Path, shown: str, lines: dict) -> list[Problem]:
@@ -303,10 +330,32 @@ def _patients_frame(rows: list[Row], regimens: dict[str, Regimen]) -> pd.DataFra
     return _frame(recs, PATIENT_COLUMNS)
 
 
-def _samples_frame(rows: list[Row], wd: Path) -> pd.DataFrame:
+def _treatments_frame(patients: pd.DataFrame, lines_of: dict[str, list[Line]]) -> pd.DataFrame:
+    """One row per patient x line: treatments.tsv's lines, else the patient's one line of patients.tsv."""
+    from ..knowledge.drugs import resolve_regimen
+
+    recs = []
+    for p in patients.itertuples():
+        pid = str(p.patient_id)
+        lines = lines_of.get(pid)
+        if lines is None:
+            prog = None if pd.isna(p.progression_day) else int(p.progression_day)
+            lines = [single_line(resolve_regimen(str(p.drug)), prog, None if pd.isna(p.best_response)
+                                 else str(p.best_response))]
+        for ln in lines:
+            recs.append({"patient_id": pid, "line": ln.line, "drug": ln.regimen.name, "drug_class": ln.regimen.drug_class,
+                         "targets": ",".join(ln.regimen.targets), "start_day": ln.start_day, "end_day": ln.end_day,
+                         "progression_day": ln.progression_day, "best_response": ln.best_response})
+    return _frame(recs, TREATMENT_COLUMNS)
+
+
+def _samples_frame(rows: list[Row], wd: Path, attached: dict[int, int] | None = None) -> pd.DataFrame:
+    """The samples sheet; ``line`` from ``attached`` (sheet line -> treatment line), else 1 for tumour samples."""
+    attached = attached or {}
     recs = []
     for r in rows:
         v = dict(r.values)
+        v["line"] = attached.get(r.line, 1) if v.get("sample_type") in ("tissue", "plasma") else None
         for col in _FILE_COLUMNS:
             if v.get(col):
                 v[col] = _abs(v[col], wd)

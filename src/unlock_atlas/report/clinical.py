@@ -101,9 +101,14 @@ def _table(head: list[str], rows: list[list[str]], numeric_from: int = 99, cls: 
 
 
 def mechanism_label(row: pd.Series) -> str:
-    """'EGFR p.C797S' / 'MET amplification' / the subclass for rows without an alteration."""
+    """'EGFR p.C797S' / 'MET amplification' / the subclass for rows without an alteration; a mechanism of a
+    later treatment line says which: 'MET amplification (line 2: osimertinib)'."""
     parts = [str(x) for x in (row.get("gene"), row.get("alteration")) if isinstance(x, str) and x]
-    return " ".join(parts) if parts else str(row.get("subclass", "")).replace("_", " ").lower()
+    label = " ".join(parts) if parts else str(row.get("subclass", "")).replace("_", " ").lower()
+    line = row.get("line")
+    if line is not None and not pd.isna(line) and int(line) > 1:
+        label += f" (line {int(line)}: {row.get('regimen')})"
+    return label
 
 
 def patient_mechanisms(data: ReportData) -> dict[str, list[tuple[str, str]]]:
@@ -184,16 +189,41 @@ def build_lanes(data: ReportData, href_prefix: str = "patients/") -> dict[str, s
                             f"{sr.sample_type} sample {sr.sample_id}, {sr.timepoint or ''} day {sr.collection_day} "
                             f"(QC {sr.qc_status})"))
         prog = None if pd.isna(p.progression_day) else float(p.progression_day)
-        end = max([prog or 0.0] + [d for d, _, _ in smp] + [1.0])
+        bands, later = _line_bands(data, p.patient_id)
+        end = max([prog or 0.0] + later + [d for d, _, _ in smp] + [b for _, b, _, _ in bands if b is not None] + [1.0])
+        bands = [(a, end if b is None else b, short, tip) for a, b, short, tip in bands]
         mtxt = "; ".join(f"{CLASS_NAMES.get(c, c)}: {lab}" for c, lab in mechs.get(p.patient_id, []))
         prog_txt = f"progression day {int(prog)}" if prog is not None else "not progressed"
-        tip = f"{p.patient_id} · {p.tumour_type} · {p.drug} · {p.resistance_type} · {prog_txt}" + \
-              (f" · {mtxt}" if mtxt else "")
+        drugs = " → ".join(short for _, _, short, _ in bands) if bands else str(p.drug)
+        tip = f"{p.patient_id} · {p.tumour_type} · {drugs} · {p.resistance_type} · {prog_txt}" + \
+              (f" · {'; '.join(t for _, _, _, t in bands)}" if bands else "") + (f" · {mtxt}" if mtxt else "")
         lanes[p.patient_id] = svg.Lane(
-            pid=p.patient_id, label=f"{p.patient_id} {p.drug}"[:34], href=f"{href_prefix}{page_name(p.patient_id)}",
+            pid=p.patient_id, label=f"{p.patient_id} {drugs}"[:34], href=f"{href_prefix}{page_name(p.patient_id)}",
             end_day=end, colour_key=str(p.resistance_type), search=tip, tip=tip, progression_day=prog, samples=smp,
-            detections=det.get(p.patient_id, []))
+            detections=det.get(p.patient_id, []), lines=bands, later_progressions=later)
     return lanes
+
+
+def _line_bands(data: ReportData, patient_id: str) -> tuple[list[tuple[float, float | None, str, str]], list[float]]:
+    """(start, end or None = open, drug, tip) of each treatment line of a patient with several lines, and the
+    progression days of its lines after the first (the treatments table; nothing for one line)."""
+    t = data.get("treatments")
+    if t is None:
+        return [], []
+    mine = t[t["patient_id"] == patient_id].sort_values("line")
+    if len(mine) < 2:
+        return [], []
+    rows = list(mine.itertuples(index=False))
+    bands = []
+    for i, r in enumerate(rows):
+        end = r.end_day if not pd.isna(r.end_day) else (r.progression_day if not pd.isna(r.progression_day) else None)
+        if end is None and i + 1 < len(rows):
+            end = rows[i + 1].start_day
+        prog = "" if pd.isna(r.progression_day) else f", progression day {int(r.progression_day)}"
+        tip = f"line {int(r.line)}: {r.drug} from day {int(r.start_day)}{prog} ({r.resistance_type})"
+        bands.append((float(r.start_day), None if end is None else float(end), str(r.drug), tip))
+    later = [float(r.progression_day) for r in rows[1:] if not pd.isna(r.progression_day)]
+    return bands, later
 
 
 def swimmer_section(data: ReportData, lanes: dict[str, svg.Lane]) -> str:

@@ -17,7 +17,8 @@ from ..atlas.load import Atlas, MissingTableError, load_atlas
 
 #: Which pipeline stage fills each table (for the "not available in this atlas" notes).
 STAGE_OF = {
-    "patients": "atlas", "samples": "atlas and qc", "variants": "variant calling (`unlock-atlas call`)",
+    "patients": "atlas", "samples": "atlas and qc", "treatments": "atlas (treatment lines of the sheets)",
+    "variants": "variant calling (`unlock-atlas call`)",
     "copy_number": "copy number (`unlock-atlas copynumber`)", "alterations": "classification (`unlock-atlas classify`)",
     "mechanisms": "classification (`unlock-atlas classify`)", "ctdna": "classification (`unlock-atlas classify`)",
     "sc_composition": "single-cell (`unlock-atlas sc`)", "sc_programs": "single-cell (`unlock-atlas sc`)",

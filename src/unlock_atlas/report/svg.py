@@ -182,13 +182,19 @@ class Lane:
     progression_day: float | None = None
     samples: list[tuple[float, str, str]] = field(default_factory=list)   # (day, sample type, tip)
     detections: list[tuple[float, str]] = field(default_factory=list)     # (day, tip)
+    #: treatment lines when there are several: (start day, end day, short label, tip); line 1 first
+    lines: list[tuple[float, float, str, str]] = field(default_factory=list)
+    #: progression days of later lines (the first line's is ``progression_day``)
+    later_progressions: list[float] = field(default_factory=list)
 
 
 def swimmer(lanes: Sequence[Lane], label: str, lane_h: float | None = None, with_labels: bool | None = None) -> str:
     """Swimmer plot: a line per patient from day 0 to the last follow-up, with markers.
 
     Markers: tissue biopsy = square, plasma draw = circle, progression = red bar, first plasma
-    detection of a resistance alteration = diamond. Lanes are coloured by resistance type.
+    detection of a resistance alteration = diamond. Lanes are coloured by resistance type. A patient
+    with several treatment lines has each line drawn as its own band (alternating shades) that
+    starts with a black tick and carries the line's drug as a label when lanes are tall enough.
     """
     if not lanes:
         return ""
@@ -222,6 +228,7 @@ def swimmer(lanes: Sequence[Lane], label: str, lane_h: float | None = None, with
             g.append(f'<a href="{esc(ln.href)}">' + _text(left - 6, y + 4, ln.label, "end", 11) + "</a>")
         g.append(f'<a href="{esc(ln.href)}"><line class="track" x1="{X(0):.1f}" y1="{y:.1f}" x2="{X(ln.end_day):.1f}" '
                  f'y2="{y:.1f}" stroke="{col}" stroke-width="{max(1.5, lane_h / 3.5):.1f}"/></a>')
+        g.extend(_line_bands(ln, X, y, lane_h))
         for d, stype, tip in ln.samples:
             if stype == "tissue":
                 g.append(f'<rect x="{X(d) - r:.1f}" y="{y - r:.1f}" width="{2 * r:.1f}" height="{2 * r:.1f}" '
@@ -229,10 +236,10 @@ def swimmer(lanes: Sequence[Lane], label: str, lane_h: float | None = None, with
             else:
                 g.append(f'<circle cx="{X(d):.1f}" cy="{y:.1f}" r="{r * 0.8:.1f}" fill="#1d2430">'
                          f'<title>{esc(tip)}</title></circle>')
-        if ln.progression_day is not None:
-            x = X(ln.progression_day)
+        for prog in ([ln.progression_day] if ln.progression_day is not None else []) + ln.later_progressions:
+            x = X(prog)
             g.append(f'<line x1="{x:.1f}" y1="{y - lane_h / 2 + 1:.1f}" x2="{x:.1f}" y2="{y + lane_h / 2 - 1:.1f}" '
-                     f'stroke="#c00000" stroke-width="2.5"><title>progression, day {ln.progression_day:g}</title></line>')
+                     f'stroke="#c00000" stroke-width="2.5"><title>progression, day {prog:g}</title></line>')
         for d, tip in ln.detections:
             x = X(d)
             g.append(f'<path d="M{x:.1f},{y - r - 1:.1f} L{x + r + 1:.1f},{y:.1f} L{x:.1f},{y + r + 1:.1f} '
@@ -243,13 +250,31 @@ def swimmer(lanes: Sequence[Lane], label: str, lane_h: float | None = None, with
     return _svg(left + plot_w + 20, height, "".join(out), label)
 
 
+def _line_bands(ln: Lane, X, y: float, lane_h: float) -> list[str]:
+    """The treatment-line bands of a lane with several lines (drawn under the markers)."""
+    out = []
+    if len(ln.lines) < 2:
+        return out
+    half = lane_h / 2 - 1
+    for i, (a, b, short, tip) in enumerate(ln.lines):
+        shade = "#1d2430" if i % 2 == 0 else "#8a94a3"
+        out.append(f'<rect class="line-band" x="{X(a):.1f}" y="{y + half - 3:.1f}" width="{max(1.0, X(b) - X(a)):.1f}" '
+                   f'height="3" fill="{shade}"><title>{esc(tip)}</title></rect>')
+        out.append(f'<line x1="{X(a):.1f}" y1="{y - half:.1f}" x2="{X(a):.1f}" y2="{y + half:.1f}" stroke="#1d2430" '
+                   f'stroke-width="1.5"><title>{esc(tip)}</title></line>')
+        if lane_h >= 18:
+            out.append(_text(X(a) + 3, y - half + 8, short, "start", 9))
+    return out
+
+
 SWIMMER_LEGEND = ('<div class="legend"><span><i style="background:#0072B2"></i>acquired resistance</span>'
                   '<span><i style="background:#D55E00"></i>primary resistance</span>'
                   '<span><i style="background:#009E73"></i>not progressed</span>'
                   '<span><i style="background:#9a9a9a"></i>unknown</span>'
                   '<span>&#9633; tissue biopsy</span><span>&#9679; blood (plasma) sample</span>'
                   '<span style="color:#c00000">&#10073; progression</span>'
-                  '<span style="color:#E69F00">&#9670; first blood detection of the resistance alteration</span></div>')
+                  '<span style="color:#E69F00">&#9670; first blood detection of the resistance alteration</span>'
+                  '<span>&#9474; start of a treatment line (bands: successive lines, labelled with the drug)</span></div>')
 
 
 @dataclass

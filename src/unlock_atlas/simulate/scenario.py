@@ -3,8 +3,14 @@
 The YAML is validated here into frozen dataclasses; every problem is reported together as an
 :class:`~unlock_atlas.errors.InputError` naming the file and the patient/variant concerned.
 Sample keys are ``N`` (white-cell normal), ``T-BL``/``T-PD`` (tissue baseline/progression) and
-``P-BL``/``P-OT``/``P-PD`` (plasma baseline/on-treatment/progression); the sample id is
+``P-BL``/``P-OT``/``P-PD`` (plasma baseline/on-treatment/progression), plus ``T-PD2``/``P-OT2``/
+``P-PD2`` for a second treatment line's on-treatment plasma and progression samples; the sample id is
 ``<patient>-<key>``.
+
+Treatment lines (``lines:`` per patient, optional): ``{line, drug, start_day, progression_day,
+best_response}`` rows written to ``config/treatments.tsv``; line 1 must repeat the patient's ``drug``,
+``progression_day`` and ``best_response`` (patients.tsv describes line 1). A mechanism names its
+``line`` (default 1); its truth row carries that line's drug.
 
 Fusions (``fusions:`` per patient) are given as the 5' partner's last kept base and the 3'
 partner's first kept base in chromosome coordinates (transcript orientation: the product is
@@ -34,6 +40,9 @@ SAMPLE_KEYS: dict[str, tuple[str, str]] = {
     "P-BL": ("plasma", "baseline"),
     "P-OT": ("plasma", "on_treatment"),
     "P-PD": ("plasma", "progression"),
+    "T-PD2": ("tissue", "progression"),
+    "P-OT2": ("plasma", "on_treatment"),
+    "P-PD2": ("plasma", "progression"),
 }
 ORIGINS = ("somatic", "chip")
 ROLES = ("driver", "resistance", "passenger", "chip")
@@ -146,6 +155,19 @@ class MechanismSpec:
     phase: str
     evidence: tuple[str, ...]
     citation: str
+    #: the treatment line the mechanism belongs to (``lines:``; 1 for a patient with one line)
+    line: int = 1
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    """One treatment line of a patient (days from treatment start), written to ``config/treatments.tsv``."""
+
+    line: int
+    drug: str
+    start_day: int
+    progression_day: int | None
+    best_response: str
 
 
 @dataclass(frozen=True)
@@ -162,9 +184,15 @@ class PatientSpec:
     copy_number: tuple[CopyNumberSpec, ...]
     mechanisms: tuple[MechanismSpec, ...]
     fusions: tuple[FusionSpec, ...] = ()
+    #: treatment lines; empty = one line, ``drug`` from day 0
+    lines: tuple[LineSpec, ...] = ()
 
     def sample_id(self, key: str) -> str:
         return f"{self.id}-{key}"
+
+    def drug_of_line(self, line: int) -> str:
+        """The drug of treatment line ``line`` (``drug`` for a patient without ``lines:``)."""
+        return next((ln.drug for ln in self.lines if ln.line == line), self.drug)
 
 
 @dataclass(frozen=True)
@@ -320,7 +348,12 @@ def _patient(c: _Collector, raw: dict[str, Any]) -> PatientSpec | None:
         mechs.append(MechanismSpec(str(m.get("class")), str(m.get("subclass")), str(m.get("gene", "")),
                                    str(m.get("alteration", "")), str(m.get("acquisition", "")),
                                    str(m.get("phase", "na")), tuple(m.get("evidence") or ()),
-                                   str(m.get("citation", ""))))
+                                   str(m.get("citation", "")), int(m.get("line", 1))))
+    lines = _lines(c, where, raw)
+    for m in mechs:
+        if m.line != 1 and m.line not in {ln.line for ln in lines}:
+            c.add(where, f"mechanism {m.gene or m.subclass} names line {m.line}, not a line of the patient",
+                  "add the line under lines:, or correct the mechanism's line")
     known = {v.id for v in variants} | {cn.id for cn in cns} | {f.id for f in fusions}
     for m in mechs:
         for e in m.evidence:
@@ -330,7 +363,37 @@ def _patient(c: _Collector, raw: dict[str, Any]) -> PatientSpec | None:
     return PatientSpec(pid, str(raw["tumour_type"]), str(raw.get("histology", "")), str(raw["drug"]),
                        str(raw.get("best_response", "")), int(raw["progression_day"]),
                        bool(raw.get("early_trial_after", False)), samples, tuple(variants), tuple(cns), tuple(mechs),
-                       tuple(fusions))
+                       tuple(fusions), lines)
+
+
+def _lines(c: _Collector, where: str, raw: dict[str, Any]) -> tuple[LineSpec, ...]:
+    """The patient's ``lines:`` (validated: numbered 1..n in time order, line 1 = the patient's drug/progression)."""
+    out = []
+    for i, ln in enumerate(raw.get("lines") or []):
+        lw = f"{where} lines[{i}]"
+        try:
+            spec = LineSpec(int(ln["line"]), str(ln["drug"]), int(ln["start_day"]),
+                            None if ln.get("progression_day") is None else int(ln["progression_day"]),
+                            str(ln.get("best_response", "")))
+        except (KeyError, TypeError, ValueError):
+            c.add(lw, "needs line, drug, start_day (integers but the drug) and optionally progression_day, best_response",
+                  "see UNL007 in resources/demo_cohort.yaml")
+            continue
+        out.append(spec)
+    if out:
+        if [ln.line for ln in out] != list(range(1, len(out) + 1)):
+            c.add(where, f"lines numbered {[ln.line for ln in out]}", "number the lines 1, 2, ... in time order")
+        first = out[0]
+        if (first.drug, first.progression_day, first.best_response) != (
+                str(raw.get("drug")), raw.get("progression_day"), str(raw.get("best_response", ""))):
+            c.add(where, "line 1 differs from the patient's drug / progression_day / best_response",
+                  "patients.tsv describes line 1: make them agree")
+        for a, b in zip(out, out[1:]):
+            end = a.progression_day if a.progression_day is not None else a.start_day
+            if b.start_day < end:
+                c.add(where, f"line {b.line} starts on day {b.start_day}, before line {a.line} ends (day {end})",
+                      "lines must not overlap")
+    return tuple(out)
 
 
 def load_scenario(path: str | Path | None = None) -> Scenario:

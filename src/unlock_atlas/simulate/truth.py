@@ -2,7 +2,8 @@
 
 ``truth/variants.tsv``, ``truth/copy_number.tsv``, ``truth/fusions.tsv`` and
 ``truth/mechanisms.tsv`` record what was planted (columns documented in :data:`VARIANT_COLUMNS` etc.); ``config/config.yaml``,
-``config/patients.tsv`` and ``config/samples.tsv`` are the pipeline's inputs (design.md §2),
+``config/patients.tsv``, ``config/samples.tsv`` (and ``config/treatments.tsv`` when a patient has
+treatment lines) are the pipeline's inputs (design.md §2),
 with paths relative to the run directory; ``config/panel_extra.bed`` holds the scenario's extra
 baits (``prepare-reference --panel-extra-bed``). All files are TSV with LF endings, deterministic,
 and written atomically.
@@ -29,7 +30,9 @@ VARIANT_COLUMNS = ["patient_id", "sample_id", "sample_type", "timepoint", "chrom
 COPY_NUMBER_COLUMNS = ["patient_id", "sample_id", "gene", "tumour_copy_number", "tumour_content",
                        "expected_copy_ratio", "expected_log2_ratio"]
 MECHANISM_COLUMNS = ["patient_id", "drug", "class", "subclass", "gene", "alteration", "acquisition", "phase",
-                     "first_plasma_day", "citation"]
+                     "first_plasma_day", "citation", "line"]
+#: config/treatments.tsv, written when a simulated patient has ``lines:`` (one row per patient x line)
+TREATMENT_COLUMNS = ["patient_id", "line", "drug", "start_day", "progression_day", "best_response"]
 #: one row per planted fusion x sample of its patient (the normal and samples without it included,
 #: expected 0): ``pos5`` last base of the 5' gene kept, ``pos3`` first base of the 3' gene kept;
 #: ``expected_fraction_5/3`` chimeric fraction of the molecules crossing each breakpoint;
@@ -106,8 +109,8 @@ def write_truth(out: Path, scn: Scenario, genome: PanelGenome, plan: CohortPlan,
                 if seen:
                     first = s.day
                     break
-            mrows.append([p.id, p.drug, m.klass, m.subclass, m.gene, m.alteration, m.acquisition, m.phase, first,
-                          scn.cite(m.citation)])
+            mrows.append([p.id, p.drug_of_line(m.line), m.klass, m.subclass, m.gene, m.alteration, m.acquisition,
+                          m.phase, first, scn.cite(m.citation), m.line])
     write_text_atomic(out / "truth" / "mechanisms.tsv", _tsv(MECHANISM_COLUMNS, mrows))
 
 
@@ -132,6 +135,14 @@ def write_run_config(out: Path, scn: Scenario, plan: CohortPlan, cohort: str, se
                       scrna.get(s.sample_id, ""),
                       f"{s.tumour_content:g}" if tissue else "", hist[s.patient_id] if tissue else ""])
     write_text_atomic(out / "config" / "samples.tsv", _tsv(SAMPLE_COLUMNS, srows))
+    trows = [[p.id, ln.line, ln.drug, ln.start_day, ln.progression_day, ln.best_response]
+             for p in plan.patients for ln in p.lines]
+    treatments = ""
+    if trows:   # samples attach to lines by collection day (inputs.treatments); a cohort without lines has no sheet
+        write_text_atomic(out / "config" / "treatments.tsv", _tsv(TREATMENT_COLUMNS, trows))
+        treatments = "treatments: config/treatments.tsv\n"
+    elif (out / "config" / "treatments.tsv").exists():
+        (out / "config" / "treatments.tsv").unlink()
     extra = ""
     if scn.panel_extra:
         karyo = {c: i for i, c in enumerate(grch38_chromosomes())}
@@ -147,6 +158,7 @@ def write_run_config(out: Path, scn: Scenario, plan: CohortPlan, cohort: str, se
         f"# Unlock atlas {cohort} cohort — written by `unlock-atlas simulate {flags}`\n"
         "patients: config/patients.tsv\n"
         "samples: config/samples.tsv\n"
+        f"{treatments}"
         "data_dir: null\n"
         "reference:\n"
         "  build: GRCh38\n"
