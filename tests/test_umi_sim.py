@@ -13,6 +13,7 @@ from collections import defaultdict
 
 import numpy as np
 import pysam
+import pytest
 
 from unlock_atlas.simulate.umi.molecules import UmiSimParams, pcr_substitutions, regions_from_fasta, simulate_umi_reads
 from unlock_atlas.umi.grouping import iter_families
@@ -97,3 +98,32 @@ def test_pcr_genealogy_shares_early_errors():
             shared[x] += 1
     assert max(shared.values()) >= 8                 # some error reached many reads
     assert min(shared.values()) == 1                 # late errors are private
+
+
+@pytest.mark.slow  # ~15-30 s (two simulations, two consensus runs, the caller); no workflow run
+def test_existing_caller_on_duplex_consensus_calls_the_planted_snv_only(tmp_path, region_fasta):
+    """The consensus BAM goes to the unchanged caller: the planted KRAS c.35G>A (G12D; chr12:25,245,350
+    C>T on the + strand, 0-based 40,104 in the region contig) is called, and nothing else is."""
+    from unlock_atlas.calling import call_patient
+
+    pos0 = 25_245_350 - 25_205_246
+    regions = regions_from_fasta(region_fasta, [KRAS])
+    assert regions[0].seq[pos0] == "C"
+    regions[0].intervals = [(pos0 - 500, pos0 + 500)]
+    panel = tmp_path / "panel.bed"
+    panel.write_text(f"{KRAS}\t{pos0 - 300}\t{pos0 + 300}\tKRAS\n")
+    sim = UmiSimParams(molecules=900, seed=11, variants=((KRAS, pos0, "T", 0.06),))
+    truth = simulate_umi_reads(regions, sim, tmp_path / "pl.bam", tmp_path / "pl.tsv", "PL")
+    simulate_umi_reads(regions, UmiSimParams(molecules=500, seed=12), tmp_path / "no.bam", tmp_path / "no.tsv", "NO")
+    for s in ("pl", "no"):
+        umi_consensus(tmp_path / f"{s}.bam", tmp_path / f"{s}.dx.bam", "duplex", {})
+    calls = call_patient("P", {"PL": tmp_path / "pl.dx.bam", "NO": tmp_path / "no.dx.bam"}, "NO",
+                         {"PL": "plasma", "NO": "normal"}, panel, region_fasta)
+    called = calls[(calls.sample_id == "PL") & (calls.status == "called") & (calls["filter"] == "PASS")]
+    assert [(r.pos, r.v_ref, r.v_alt, r.origin) for r in called.itertuples()] == [(pos0 + 1, "C", "T", "somatic")]
+    # planted: carriers among molecules seen on both strands whose fragment spans the site
+    both = truth.groupby("molecule").filter(lambda g: len(g) == 2 and g["start"].iloc[0] <= pos0 < g["end"].iloc[0])
+    mols = both.drop_duplicates("molecule")
+    planted_af = (mols["alts"] != "").mean()
+    row = called.iloc[0]
+    assert row.af_lo <= planted_af <= row.af_hi, (row.af, planted_af)

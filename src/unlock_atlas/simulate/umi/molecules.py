@@ -30,7 +30,7 @@ Model (each choice with its reason; docs/umi.md, "Simulation"):
   read length are the fragment), as an aligner would place error-only reads.
 
 Truth: one row per planted molecule strand seen (molecule, strand, contig, fragment start/end,
-UMI, reads); read names are ``m<molecule>:<strand>:<i>``, so families can be compared with the
+UMI, reads, planted SNVs carried); read names are ``m<molecule>:<strand>:<i>``, so families can be compared with the
 planted molecules read by read.
 """
 
@@ -71,6 +71,9 @@ class UmiSimParams:
     umi_error_rate: float = 1e-3
     fragment_kind: str = "plasma_normal"
     seed: int = 1
+    #: planted SNVs: (BAM contig, 0-based position, alt base, VAF); a molecule spanning the
+    #: position carries the alt on both strands with probability VAF
+    variants: tuple[tuple[str, int, str, float], ...] = ()
 
 
 @dataclass
@@ -155,7 +158,8 @@ def simulate_umi_reads(regions: list[UmiRegion], params: UmiSimParams, out_bam: 
     -------
     pandas.DataFrame
         The truth (also written to ``truth_tsv``): ``molecule, strand, contig, start, end, umi,
-        reads`` (``start``/``end`` 0-based half-open in BAM coordinates; ``umi`` in top-strand order).
+        reads, alts`` (``start``/``end`` 0-based half-open in BAM coordinates; ``umi`` in top-strand
+        order; ``alts`` the planted SNVs the molecule carries, ``pos:alt`` joined by ``;``).
     """
     p = params
     rng = np.random.default_rng(p.seed)
@@ -178,6 +182,11 @@ def simulate_umi_reads(regions: list[UmiRegion], params: UmiSimParams, out_bam: 
             flen = int(min(rng.choice(lens, p=probs), e - s))
             start = int(rng.integers(s, e - flen + 1))
             top = _CODE[np.frombuffer(reg.seq[start - reg.offset:start - reg.offset + flen].encode(), dtype=np.uint8)]
+            carried = []
+            for vc, vpos, valt, vaf in p.variants:
+                if vc == reg.contig and start <= vpos < start + flen and rng.random() < vaf:
+                    top[vpos - start] = _CODE[ord(valt)]
+                    carried.append(f"{vpos}:{valt}")
             alpha, beta = _umi(rng, p.umi_length), _umi(rng, p.umi_length)
             strand_umis = {"A": f"{alpha}-{beta}", "B": f"{beta}-{alpha}"} if p.duplex else \
                 {"A": alpha, "B": _umi(rng, p.umi_length)}
@@ -191,7 +200,7 @@ def simulate_umi_reads(regions: list[UmiRegion], params: UmiSimParams, out_bam: 
                     continue
                 umi_true = strand_umis[strand]
                 rows.append((mol, strand, reg.contig, start, start + flen,
-                             strand_umis["A"] if p.duplex else umi_true, n))
+                             strand_umis["A"] if p.duplex else umi_true, n, ";".join(carried)))
                 muts = pcr_substitutions(rng, n, flen, p.pcr_cycles, p.pcr_error_rate)
                 for i in range(n):
                     frag = seq.copy()
@@ -205,7 +214,7 @@ def simulate_umi_reads(regions: list[UmiRegion], params: UmiSimParams, out_bam: 
         pysam.sort("-o", str(tmp), "-O", "BAM", str(unsorted))
     unsorted.unlink()
     pysam.index(str(out_bam))
-    truth = pd.DataFrame(rows, columns=["molecule", "strand", "contig", "start", "end", "umi", "reads"])
+    truth = pd.DataFrame(rows, columns=["molecule", "strand", "contig", "start", "end", "umi", "reads", "alts"])
     with atomic_path(truth_tsv) as tmp:
         truth.to_csv(tmp, sep="\t", index=False)
     return truth
