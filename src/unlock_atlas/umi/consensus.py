@@ -67,6 +67,18 @@ def two_trials(p1: np.ndarray | float, p2: np.ndarray | float) -> np.ndarray:
     return p1 * (1 - p2) + (1 - p1) * p2 + p1 * p2 * (2.0 / 3.0)
 
 
+_FOUR = np.arange(4, dtype=np.uint8)
+_TABLES: dict[ConsensusOptions, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _tables(opts: ConsensusOptions) -> tuple[np.ndarray, np.ndarray]:
+    """Per raw quality 0-93: log(e/3) and log(1-e) - log(e/3), e = quality combined with the post-UMI rate."""
+    if opts not in _TABLES:
+        e = np.clip(two_trials(phred_to_prob(np.arange(94)), phred_to_prob(opts.error_rate_post_umi)), 1e-12, 0.75)
+        _TABLES[opts] = (np.log(e / 3.0), np.log1p(-e) - np.log(e / 3.0))
+    return _TABLES[opts]
+
+
 @dataclass
 class BaseCalls:
     """Consensus of aligned reads: bases (0-3 ACGT, 4 N), Phred qualities, per-base depth and observed counts."""
@@ -95,21 +107,15 @@ def call_bases(bases: np.ndarray, quals: np.ndarray, opts: ConsensusOptions = Co
         (n, L) raw Phred base qualities.
     """
     bases = np.asarray(bases, dtype=np.uint8)
-    quals = np.asarray(quals, dtype=np.float64)
+    quals = np.minimum(np.asarray(quals, dtype=np.intp), 93)
+    log_other, gain_lut = _tables(opts)
     use = (bases < 4) & (quals >= opts.min_input_base_quality)
-    e = two_trials(phred_to_prob(quals), phred_to_prob(opts.error_rate_post_umi))
-    e = np.clip(e, 1e-12, 0.75)
-    log_match = np.log1p(-e)
-    log_other = np.log(e / 3.0)
-    base_ll = np.where(use, log_other, 0.0).sum(axis=0)                       # every read "mismatches"
-    gain = np.where(use, log_match - log_other, 0.0)
+    base_ll = np.where(use, log_other[quals], 0.0).sum(axis=0)                # every read "mismatches"
+    gain = np.where(use, gain_lut[quals], 0.0)
     L = bases.shape[1]
-    ll = np.empty((L, 4))
-    counts = np.empty((L, 4), dtype=np.int64)
-    for b in range(4):
-        hit = use & (bases == b)
-        ll[:, b] = base_ll + (gain * hit).sum(axis=0)
-        counts[:, b] = hit.sum(axis=0)
+    onehot = (bases[:, :, None] == _FOUR) & use[:, :, None]                    # (n, L, 4)
+    ll = base_ll[:, None] + np.einsum("nl,nlb->lb", gain, onehot)
+    counts = onehot.sum(axis=0)
     depth = use.sum(axis=0)
     best = np.argmax(ll, axis=1)
     top = ll[np.arange(L), best]

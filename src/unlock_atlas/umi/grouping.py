@@ -23,6 +23,7 @@ lower end, so memory depends on depth x window, never on the length of a contig.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -218,9 +219,11 @@ def iter_families(bam: str, tag: str = "RX", duplex: bool = False, min_mapq: int
     buckets: dict[tuple[int, int], list[tuple[tuple, Template]]] = defaultdict(list)
     contig = -1
 
+    heap: list[tuple[int, int]] = []   # bucket keys (contig, lower 5' end), smallest first
+
     def flush(upto: int | None) -> Iterator[Family]:
-        ready = sorted(k for k in buckets if upto is None or k[1] < upto)
-        for k in ready:
+        while heap and (upto is None or heap[0][1] < upto):
+            k = heapq.heappop(heap)
             fams = group_bucket(buckets.pop(k), duplex, max_edits)
             st.families += len(fams)
             yield from fams
@@ -247,6 +250,9 @@ def iter_families(bam: str, tag: str = "RX", duplex: bool = False, min_mapq: int
             umi = _umi(mate, tag, bam)
             key, t = make_template(mate, read, umi, duplex)
             st.templates += 1
-            buckets[(key[0][0], key[0][1])].append((key, t))
+            bkey = (key[0][0], key[0][1])
+            if bkey not in buckets:
+                heapq.heappush(heap, bkey)
+            buckets[bkey].append((key, t))
         yield from flush(None)
         st.orphans += len(pending)
