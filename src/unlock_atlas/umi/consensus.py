@@ -24,6 +24,7 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from dataclasses import dataclass
+from statistics import median_low
 
 import numpy as np
 import pysam
@@ -67,7 +68,6 @@ def two_trials(p1: np.ndarray | float, p2: np.ndarray | float) -> np.ndarray:
     return p1 * (1 - p2) + (1 - p1) * p2 + p1 * p2 * (2.0 / 3.0)
 
 
-_FOUR = np.arange(4, dtype=np.uint8)
 _TABLES: dict[ConsensusOptions, tuple[np.ndarray, np.ndarray]] = {}
 
 
@@ -81,53 +81,76 @@ def _tables(opts: ConsensusOptions) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass
 class BaseCalls:
-    """Consensus of aligned reads: bases (0-3 ACGT, 4 N), Phred qualities, per-base depth and observed counts."""
+    """Consensus of aligned reads: bases (0-3 ACGT, 4 N), Phred qualities, per-base depth, observed
+    counts per candidate base (..., 4) and raw bases disagreeing with the call (0 where N)."""
 
     bases: np.ndarray
     quals: np.ndarray
     depth: np.ndarray
-    counts: np.ndarray  # (L, 4): raw bases observed per candidate
+    counts: np.ndarray
+    errs: np.ndarray
 
     def errors(self) -> np.ndarray:
-        """Raw bases that disagree with the consensus call (0 where the call is N)."""
-        called = self.bases < 4
-        idx = np.minimum(self.bases, 3)
-        agree = np.take_along_axis(self.counts, idx[:, None].astype(np.intp), axis=1)[:, 0]
-        return np.where(called, self.depth - agree, 0)
+        return self.errs
+
+    def row(self, g: int, length: int) -> BaseCalls:
+        """Group ``g`` of a batch, trimmed to its read length."""
+        return BaseCalls(self.bases[g, :length], self.quals[g, :length], self.depth[g, :length],
+                         self.counts[g, :length], self.errs[g, :length])
 
 
-def call_bases(bases: np.ndarray, quals: np.ndarray, opts: ConsensusOptions = ConsensusOptions()) -> BaseCalls:
-    """Consensus over ``n`` aligned reads of length ``L``.
+def call_groups(bases: np.ndarray, quals: np.ndarray, starts: np.ndarray | list[int],
+                opts: ConsensusOptions = ConsensusOptions()) -> BaseCalls:
+    """Consensus of several groups of aligned reads at once (one group = one strand of one end).
 
     Parameters
     ----------
     bases
-        (n, L) codes 0-3 = A, C, G, T; 4 = N (ignored).
+        (n, L) codes 0-3 = A, C, G, T; 4 = N or padding (ignored).
     quals
         (n, L) raw Phred base qualities.
+    starts
+        First row of each group (rows of a group are consecutive; ``starts[0] == 0``).
+
+    Returns
+    -------
+    BaseCalls
+        Arrays of shape (groups, L) (counts: (groups, L, 4)).
     """
     bases = np.asarray(bases, dtype=np.uint8)
     quals = np.minimum(np.asarray(quals, dtype=np.intp), 93)
+    starts = np.asarray(starts, dtype=np.intp)
     log_other, gain_lut = _tables(opts)
     use = (bases < 4) & (quals >= opts.min_input_base_quality)
-    base_ll = np.where(use, log_other[quals], 0.0).sum(axis=0)                # every read "mismatches"
-    gain = np.where(use, gain_lut[quals], 0.0)
-    L = bases.shape[1]
-    onehot = (bases[:, :, None] == _FOUR) & use[:, :, None]                    # (n, L, 4)
-    ll = base_ll[:, None] + np.einsum("nl,nlb->lb", gain, onehot)
-    counts = onehot.sum(axis=0)
-    depth = use.sum(axis=0)
-    best = np.argmax(ll, axis=1)
-    top = ll[np.arange(L), best]
-    rel = np.exp(ll - top[:, None])                                            # <= 1, best = 1
-    p_err = (rel.sum(axis=1) - 1.0) / rel.sum(axis=1)
-    p_final = two_trials(p_err, phred_to_prob(opts.error_rate_pre_umi))
-    q = prob_to_phred(p_final)
+    obs = np.where(use, bases, 4)                                                           # 4 = not used
+    base_ll = np.add.reduceat(np.where(use, log_other[quals], 0.0), starts, axis=0)       # every read "mismatches"
+    gain = gain_lut[quals]
+    G, L = len(starts), bases.shape[1]
+    ll = np.empty((G, L, 4))
+    counts = np.empty((G, L, 4), dtype=np.int64)
+    for b in range(4):
+        hit = obs == b
+        ll[:, :, b] = base_ll + np.add.reduceat(np.where(hit, gain, 0.0), starts, axis=0)
+        counts[:, :, b] = np.add.reduceat(hit.view(np.uint8), starts, axis=0, dtype=np.int64)
+    depth = counts.sum(axis=2)
+    best = np.argmax(ll, axis=2)
+    top = np.take_along_axis(ll, best[:, :, None], axis=2)
+    total = np.exp(ll - top).sum(axis=2)                                                    # >= 1 (best = 1)
+    p_err = (total - 1.0) / total
+    q = prob_to_phred(two_trials(p_err, phred_to_prob(opts.error_rate_pre_umi)))
     out_b = best.astype(np.uint8)
     no_call = (depth == 0) | (q < opts.min_consensus_base_quality)
     out_b[no_call] = 4
     q[no_call] = N_QUAL
-    return BaseCalls(out_b, q, depth, counts)
+    agree = np.take_along_axis(counts, best[:, :, None], axis=2)[:, :, 0]
+    errs = np.where(no_call, 0, depth - agree)
+    return BaseCalls(out_b, q, depth, counts, errs)
+
+
+def call_bases(bases: np.ndarray, quals: np.ndarray, opts: ConsensusOptions = ConsensusOptions()) -> BaseCalls:
+    """Consensus over ``n`` aligned reads of length ``L`` (one group of :func:`call_groups`)."""
+    bases = np.asarray(bases, dtype=np.uint8)
+    return call_groups(bases, quals, [0], opts).row(0, bases.shape[1])
 
 
 def duplex_bases(a: BaseCalls, b: BaseCalls) -> tuple[np.ndarray, np.ndarray]:
@@ -136,14 +159,6 @@ def duplex_bases(a: BaseCalls, b: BaseCalls) -> tuple[np.ndarray, np.ndarray]:
     bases = np.where(agree, a.bases, 4).astype(np.uint8)
     quals = np.where(agree, np.minimum(a.quals.astype(np.int64) + b.quals, MAX_QUAL), N_QUAL).astype(np.uint8)
     return bases, quals
-
-
-def read_arrays(reads: list[pysam.AlignedSegment]) -> tuple[np.ndarray, np.ndarray]:
-    """(n, L) base codes and qualities of reads of equal length, in SAM (reference) orientation."""
-    seqs = np.frombuffer(b"".join(r.query_sequence.encode() for r in reads), dtype=np.uint8)
-    quals = np.concatenate([np.asarray(r.query_qualities, dtype=np.uint8) for r in reads])
-    n = len(reads)
-    return _CODE[seqs].reshape(n, -1), quals.reshape(n, -1)
 
 
 def most_common_alignment(reads: list[pysam.AlignedSegment]) -> list[pysam.AlignedSegment]:
@@ -178,66 +193,98 @@ def _short_array(values: np.ndarray) -> array:
 
 
 def _mapq(reads: list[pysam.AlignedSegment]) -> int:
-    return int(np.median([r.mapping_quality for r in reads]))
+    """Median MAPQ of the contributing reads (the lower middle value for an even count)."""
+    return int(median_low([r.mapping_quality for r in reads]))
 
 
-def single_end(reads: list[pysam.AlignedSegment], opts: ConsensusOptions) -> EndConsensus:
-    """Single-strand consensus of one end's reads (tags cD/cM/cE, per-base cd/ce)."""
-    kept = most_common_alignment(reads)
-    calls = call_bases(*read_arrays(kept), opts)
-    err = calls.errors()
-    d, m, e = _stats(calls.depth, err)
-    tags = [("cD", d), ("cM", m), ("cE", round(e, 6)),
-            ("cd", _short_array(calls.depth)), ("ce", _short_array(err))]
-    return EndConsensus(kept[0], calls.bases, calls.quals, tags, _mapq(kept))
+def _end_stats(prefix: str, calls: BaseCalls) -> list[tuple]:
+    d, m, e = _stats(calls.depth, calls.errs)
+    return [(f"{prefix}D", d), (f"{prefix}M", m), (f"{prefix}E", round(e, 6))]
 
 
-def duplex_end(reads_a: list[pysam.AlignedSegment], reads_b: list[pysam.AlignedSegment], opts: ConsensusOptions,
-               min_strand_reads: int) -> EndConsensus | None:
-    """Duplex consensus of one end (strand A and strand B reads there); None if a strand lacks reads.
+def _plan(fam: Family, duplex: bool, min_strand_reads: int) -> list[tuple[list, list]] | None:
+    """Per end (lower, upper): the strand-A and strand-B reads with the end's most common alignment."""
+    if not duplex:
+        return [(most_common_alignment([t.lo for t in fam.a]), []), (most_common_alignment([t.hi for t in fam.a]), [])]
+    plan = []
+    for end in ("lo", "hi"):
+        ra, rb = [getattr(t, end) for t in fam.a], [getattr(t, end) for t in fam.b]
+        best = most_common_alignment(ra + rb)[0]
+        key = (best.cigarstring, best.reference_start)
+        ka = [r for r in ra if (r.cigarstring, r.reference_start) == key]
+        kb = [r for r in rb if (r.cigarstring, r.reference_start) == key]
+        if len(ka) < min_strand_reads or len(kb) < min_strand_reads or not (ka or kb):
+            return None
+        plan.append((ka, kb))
+    return plan
 
-    With ``min_strand_reads == 0`` a family seen on one strand only gives that strand's
-    single-strand consensus (tags aD/aM/aE only).
+
+def _arrays(groups: list[list[pysam.AlignedSegment]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Padded (n, L) base codes and qualities of all groups' reads, group start rows, L."""
+    width = max(r.query_length for g in groups for r in g)
+    seqs, quals, starts, n = [], [], [], 0
+    for g in groups:
+        starts.append(n)
+        n += len(g)
+        for r in g:
+            seqs.append(r.query_sequence.encode().ljust(width, b"N"))
+            q = r.query_qualities
+            quals.append((q.tobytes() if q is not None else b"").ljust(width, b"\0"))
+    b = _CODE[np.frombuffer(b"".join(seqs), dtype=np.uint8)].reshape(n, width)
+    q = np.frombuffer(b"".join(quals), dtype=np.uint8).reshape(n, width)
+    return b, q, np.asarray(starts), width
+
+
+def batch_consensus(fams: list[Family], duplex: bool, opts: ConsensusOptions, min_strand_reads: int = 1
+                    ) -> list[tuple[EndConsensus, EndConsensus] | None]:
+    """The (lower-end, upper-end) consensus reads of each family (None: cannot be called).
+
+    Every strand of every end of the batch is one group of one :func:`call_groups` call, so
+    the numpy work is done once per batch rather than once per family.
     """
-    best = most_common_alignment(reads_a + reads_b)[0]
-    key = (best.cigarstring, best.reference_start)
-    ka = [r for r in reads_a if (r.cigarstring, r.reference_start) == key]
-    kb = [r for r in reads_b if (r.cigarstring, r.reference_start) == key]
-    if len(ka) < max(min_strand_reads, 0) or len(kb) < max(min_strand_reads, 0) or not (ka or kb):
-        return None
-    if not ka or not kb:
-        one = ka or kb
-        calls = call_bases(*read_arrays(one), opts)
-        err = calls.errors()
-        d, m, e = _stats(calls.depth, err)
-        tags = [("aD", d), ("aM", m), ("aE", round(e, 6)), ("bD", 0), ("bM", 0), ("bE", 0.0),
-                ("cD", d), ("cM", m), ("cE", round(e, 6))]
-        return EndConsensus(one[0], calls.bases, calls.quals, tags, _mapq(one))
-    ca = call_bases(*read_arrays(ka), opts)
-    cb = call_bases(*read_arrays(kb), opts)
+    plans = [_plan(f, duplex, max(min_strand_reads, 0)) for f in fams]
+    groups = [g for p in plans if p for ends in p for g in ends if g]
+    if not groups:
+        return [None] * len(fams)
+    b, q, starts, _ = _arrays(groups)
+    calls = call_groups(b, q, starts, opts)
+    out: list[tuple[EndConsensus, EndConsensus] | None] = []
+    gi = 0
+    for plan in plans:
+        if plan is None:
+            out.append(None)
+            continue
+        ends = []
+        for ka, kb in plan:
+            cs = []
+            for g in (ka, kb):
+                cs.append(calls.row(gi, g[0].query_length) if g else None)
+                gi += bool(g)
+            ends.append(_end(ka, kb, cs[0], cs[1], duplex))
+        out.append((ends[0], ends[1]))
+    return out
+
+
+def _end(ka: list, kb: list, ca: BaseCalls | None, cb: BaseCalls | None, duplex: bool) -> EndConsensus:
+    if not duplex:
+        tags = _end_stats("c", ca) + [("cd", _short_array(ca.depth)), ("ce", _short_array(ca.errs))]
+        return EndConsensus(ka[0], ca.bases, ca.quals, tags, _mapq(ka))
+    if ca is None or cb is None:                 # one strand only (min_duplex_strand_reads 0)
+        one, reads = (ca, ka) if ca is not None else (cb, kb)
+        tags = _end_stats("a", one) + [("bD", 0), ("bM", 0), ("bE", 0.0)] + _end_stats("c", one)
+        return EndConsensus(reads[0], one.bases, one.quals, tags, _mapq(reads))
     bases, quals = duplex_bases(ca, cb)
-    ea, eb = ca.errors(), cb.errors()
     depth = ca.depth + cb.depth
-    idx = np.minimum(bases, 3)[:, None].astype(np.intp)
-    agree = np.take_along_axis(ca.counts + cb.counts, idx, axis=1)[:, 0]
-    err = np.where(bases < 4, depth - agree, 0)
-    tags = []
-    for prefix, (dd, ee) in (("a", (ca.depth, ea)), ("b", (cb.depth, eb)), ("c", (depth, err))):
-        d, m, e = _stats(dd, ee)
-        tags += [(f"{prefix}D", d), (f"{prefix}M", m), (f"{prefix}E", round(e, 6))]
+    agree = np.take_along_axis(ca.counts + cb.counts, np.minimum(bases, 3)[:, None].astype(np.intp), axis=1)[:, 0]
+    both = BaseCalls(bases, quals, depth, ca.counts + cb.counts, np.where(bases < 4, depth - agree, 0))
+    tags = _end_stats("a", ca) + _end_stats("b", cb) + _end_stats("c", both)
     return EndConsensus(ka[0], bases, quals, tags, _mapq(ka + kb))
 
 
 def family_consensus(fam: Family, duplex: bool, opts: ConsensusOptions, min_strand_reads: int = 1
                      ) -> tuple[EndConsensus, EndConsensus] | None:
-    """The (lower-end, upper-end) consensus reads of a family, or None when it cannot be called."""
-    if not duplex:
-        return single_end([t.lo for t in fam.a], opts), single_end([t.hi for t in fam.a], opts)
-    lo = duplex_end([t.lo for t in fam.a], [t.lo for t in fam.b], opts, min_strand_reads)
-    hi = duplex_end([t.hi for t in fam.a], [t.hi for t in fam.b], opts, min_strand_reads)
-    if lo is None or hi is None:
-        return None
-    return lo, hi
+    """The (lower-end, upper-end) consensus reads of one family (see :func:`batch_consensus`)."""
+    return batch_consensus([fam], duplex, opts, min_strand_reads)[0]
 
 
 def to_segment(end: EndConsensus, header: pysam.AlignmentHeader, name: str, is_read1: bool,

@@ -12,7 +12,7 @@ import pysam
 
 from ..atomic import atomic_path, write_text_atomic
 from ..errors import Problem
-from .consensus import ConsensusOptions, family_consensus, pair_up, to_segment
+from .consensus import ConsensusOptions, batch_consensus, pair_up, to_segment
 from .grouping import GroupStats, iter_families
 
 logger = logging.getLogger(__name__)
@@ -23,6 +23,10 @@ DEFAULTS = {"mode": "none", "tag": "RX", "sample_types": ["tissue", "plasma", "n
             "min_family_size": 3, "min_duplex_strand_reads": 1, "min_mapq": 1,
             "max_edits": 1, "window": 2000, "error_rate_pre_umi": 45, "error_rate_post_umi": 40,
             "min_input_base_quality": 10, "min_consensus_base_quality": 2}
+
+
+#: read pairs per consensus batch: one numpy pass per batch (~25 MB of arrays at 150-bp reads)
+BATCH_READS = 4000
 
 
 def umi_settings(config: dict) -> dict:
@@ -98,13 +102,12 @@ def umi_consensus(bam: str | Path, out: str | Path, mode: str, params: dict | No
     header = pysam.AlignmentHeader.from_dict(hd)
     unsorted = out.with_name(out.name + ".unsorted.bam")
     n = 0
-    with pysam.AlignmentFile(str(unsorted), "wb", header=header) as wr:
-        for fam in iter_families(str(bam), p["tag"], duplex, int(p["min_mapq"]), int(p["window"]), int(p["max_edits"]), st):
-            sizes[fam.size] = sizes.get(fam.size, 0) + 1
-            if fam.size < int(p["min_family_size"]):
-                small += 1
-                continue
-            cons = family_consensus(fam, duplex, opts, int(p["min_duplex_strand_reads"]))
+    batch: list = []
+    batch_reads = 0
+
+    def write_batch(wr: pysam.AlignmentFile) -> None:
+        nonlocal n, written, no_duplex
+        for fam, cons in zip(batch, batch_consensus(batch, duplex, opts, int(p["min_duplex_strand_reads"]))):
             if cons is None:
                 no_duplex += 1
                 continue
@@ -118,6 +121,20 @@ def umi_consensus(bam: str | Path, out: str | Path, mode: str, params: dict | No
             wr.write(lo)
             wr.write(hi)
             written += 1
+        batch.clear()
+
+    with pysam.AlignmentFile(str(unsorted), "wb", header=header) as wr:
+        for fam in iter_families(str(bam), p["tag"], duplex, int(p["min_mapq"]), int(p["window"]), int(p["max_edits"]), st):
+            sizes[fam.size] = sizes.get(fam.size, 0) + 1
+            if fam.size < int(p["min_family_size"]):
+                small += 1
+                continue
+            batch.append(fam)
+            batch_reads += fam.size
+            if batch_reads >= BATCH_READS:
+                write_batch(wr)
+                batch_reads = 0
+        write_batch(wr)
     with atomic_path(out) as tmp:
         pysam.sort("-o", str(tmp), "-O", "BAM", str(unsorted))
     unsorted.unlink()
