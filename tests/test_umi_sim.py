@@ -127,3 +127,17 @@ def test_existing_caller_on_duplex_consensus_calls_the_planted_snv_only(tmp_path
     planted_af = (mols["alts"] != "").mean()
     row = called.iloc[0]
     assert row.af_lo <= planted_af <= row.af_hi, (row.af, planted_af)
+
+
+def test_chromosome_coordinates_with_two_regions_on_one_chromosome(tmp_path, region_fasta):
+    # EGFR and BRAF are both on chr7: one @SQ line with the GRCh38 length, reads at chromosome positions
+    regions = regions_from_fasta(region_fasta, ["chr7_55014032_55258620", "chr7_140717327_140929764"],
+                                 chromosome_coordinates=True)
+    for r in regions:
+        r.intervals = [(r.offset + 1000, r.offset + 1600)]
+    truth = simulate_umi_reads(regions, UmiSimParams(molecules=20, seed=3), tmp_path / "c.bam", tmp_path / "c.tsv")
+    with pysam.AlignmentFile(str(tmp_path / "c.bam")) as fh:
+        assert [(c, n) for c, n in zip(fh.references, fh.lengths)] == [("chr7", 159_345_973)]
+        starts = {r.reference_start for r in fh}
+    assert set(truth["contig"]) == {"chr7"}
+    assert min(starts) >= 55_014_031 + 1000 and max(starts) < 140_717_326 + 1600

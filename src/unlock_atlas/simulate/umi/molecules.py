@@ -168,7 +168,8 @@ def simulate_umi_reads(regions: list[UmiRegion], params: UmiSimParams, out_bam: 
     weights = np.array([e - s for _, s, e in ivs], dtype=float)
     header = pysam.AlignmentHeader.from_dict({
         "HD": {"VN": "1.6", "SO": "unsorted"},
-        "SQ": [{"SN": r.contig, "LN": r.length} for r in regions],
+        # regions may share a chromosome: one @SQ line each
+        "SQ": [{"SN": c, "LN": n} for c, n in dict.fromkeys((r.contig, r.length) for r in regions)],
         "RG": [{"ID": sample_id, "SM": sample_id, "PL": "ILLUMINA"}],
         "PG": [{"ID": "unlock-atlas-simulate-umi", "PN": "unlock-atlas"}]})
     rows = []
