@@ -23,6 +23,7 @@ envvars:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/reference.smk"
 include: "workflow/rules/align.smk"
+include: "workflow/rules/umi.smk"
 include: "workflow/rules/qc.smk"
 include: "workflow/rules/calling.smk"
 include: "workflow/rules/identity.smk"

@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "unlock_atlas.reference._cli",   # prepare-reference
     "unlock_atlas.simulate._cli",    # simulate
     "unlock_atlas.align._cli",       # align
+    "unlock_atlas.umi._cli",         # umi-consensus
     "unlock_atlas.qc._cli",          # qc
     "unlock_atlas.calling._cli",     # call
     "unlock_atlas.annotation._cli",  # annotate

@@ -48,12 +48,53 @@ def sample_rows():
     return [(r.patient_id, r.sample_id) for r in SAMPLE_ROW.values()]
 
 
-def bam_path(sample_id):
-    """The sample's BAM: as given in samples.tsv, or the one `align` makes from its FASTQs."""
+# -- UMI consensus (package logic: unlock_atlas.umi). With umi.mode none (the default) UMI_TYPES
+# is empty and every consumer reads the input BAM exactly as before.
+from unlock_atlas.umi import umi_settings
+
+UMI = umi_settings(RUN.config)
+UMI_TYPES = set(UMI["sample_types"]) if UMI["mode"] != "none" else set()
+
+
+def input_bam_path(sample_id):
+    """The sample's input BAM: as given in samples.tsv, or the one `align` makes from its FASTQs."""
     row = SAMPLE_ROW[sample_id]
     if isinstance(row.bam, str) and row.bam:
         return row.bam
     return f"results/align/{row.patient_id}/{row.sample_id}.bam"
+
+
+def bam_path(sample_id):
+    """The BAM every consumer reads: the UMI consensus BAM when the sample's type is in
+    umi.sample_types and umi.mode is not none, else the input BAM."""
+    row = SAMPLE_ROW[sample_id]
+    if row.sample_type in UMI_TYPES:
+        return f"results/umi/{row.patient_id}/{row.sample_id}.bam"
+    return input_bam_path(sample_id)
+
+
+def umi_input_bam(wildcards):
+    return input_bam_path(wildcards.sample)
+
+
+def umi_input_bai(wildcards):
+    from unlock_atlas.inputs.bamcheck import find_bam_index
+
+    bam = input_bam_path(wildcards.sample)
+    found = find_bam_index(bam) if Path(bam).exists() else None
+    return str(found) if found else f"{bam}.bai"
+
+
+def umi_params(wildcards):
+    """The `umi:` section for `unlock-atlas umi-consensus --params` (shell-quoted JSON)."""
+    import shlex
+
+    return shlex.quote(json.dumps(UMI, sort_keys=True))
+
+
+def umi_samples():
+    """(patient, sample) of the samples that go through UMI consensus."""
+    return [(r.patient_id, r.sample_id) for r in SAMPLE_ROW.values() if r.sample_type in UMI_TYPES]
 
 
 @functools.cache

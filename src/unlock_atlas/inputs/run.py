@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..errors import InputError, Problem
 from ..knowledge.drugs import Regimen
+from ..umi.stage import umi_settings, umi_tag_problem
 from .bamcheck import check_bam_contigs, fasta_index_problems, find_bam_index, load_reference_for_checks
 from .config import PLACEHOLDER, load_schema, read_config, resolve_config_paths, validate_config
 from .sheets import Row, Sheet, cross_check, read_tsv, validate_rows
@@ -264,6 +265,8 @@ def _check_files(cfg: dict, samples: Sheet | None, wd: Path, shown: str, lines: 
     if samples is None:
         return problems
     rows = [r for r in samples.rows if r.ok_ids]
+    umi = umi_settings(cfg)
+    umi_types = set(umi["sample_types"]) if umi["mode"] != "none" else set()
     seen_bams: dict[str, int] = {}
     for n, row in enumerate(rows, 1):
         if n % 1000 == 0:
@@ -283,7 +286,16 @@ def _check_files(cfg: dict, samples: Sheet | None, wd: Path, shown: str, lines: 
                     logger.warning("%s line %d: BAM %s is also used on line %d", samples.shown, row.line, path, seen_bams[path])
                 seen_bams.setdefault(path, row.line)
                 check_bam(path, samples.shown, row.line, "bam")
+                if umi_types and row.raw.get("sample_type") in umi_types:
+                    found = umi_tag_problem(path, umi["tag"], row.raw.get("sample_id", ""), samples.shown, row.line)
+                    problems.extend([found] if found else [])
         f1, f2 = row.raw.get("fastq_1"), row.raw.get("fastq_2")
+        if umi_types and row.raw.get("sample_type") in umi_types and not row.raw.get("bam") and f1:
+            problems.append(Problem(samples.shown, f"sample {row.raw.get('sample_id', '')}: umi.mode {umi['mode']} needs a BAM "
+                                    f"whose reads carry the UMI in the {umi['tag']} tag; FASTQ input does not carry UMIs "
+                                    "through alignment yet", "give the aligned BAM with UMI tags (e.g. fgbio "
+                                    "ExtractUmisFromBam + alignment), or remove the sample type from umi.sample_types",
+                                    row=row.line, column="fastq_1"))
         if f1 and f2 and _abs(f1, wd) == _abs(f2, wd):
             problems.append(Problem(samples.shown, "fastq_1 and fastq_2 are the same file",
                                     "give the read-1 and read-2 files of the pair", row=row.line, column="fastq_2"))
