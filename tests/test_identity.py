@@ -224,3 +224,19 @@ def test_classification_withheld_writes_empty_parts(tmp_path):
     write_parts(withheld(), **out)
     assert all(len(pd.read_parquet(p)) == 0 for p in out.values())
     assert "class" in pd.read_parquet(out["mechanisms"]).columns     # full schema, zero rows
+
+
+def test_a_panel_without_fingerprint_sites_is_not_assessable_not_a_crash():
+    # a small panel (e.g. 2 genes) can hold no common SNP site: every fingerprint is empty
+    from unlock_atlas.identity.compare import stack
+
+    empty = pd.DataFrame({"chrom": pd.Series([], dtype=str), "pos": pd.Series([], dtype=int),
+                          "alt": pd.Series([], dtype=str), "ref_count": pd.Series([], dtype=int),
+                          "alt_count": pd.Series([], dtype=int), "other_count": pd.Series([], dtype=int)})
+    m = stack({"P1-N": empty, "P1-T": empty.copy()})
+    assert m.ref.shape == (2, 0)
+    meta = pd.DataFrame({"sample_id": ["P1-N", "P1-T"], "patient_id": ["P1", "P1"], "sample_type": ["normal", "tissue"]})
+    res = judge(m, meta)
+    assert res.samples["status"].tolist() == ["inconclusive", "inconclusive"]
+    assert res.samples["identity_ok"].isna().all()
+    assert res.patients["classify"].tolist() == ["run"]      # no evidence of a swap: classification goes on

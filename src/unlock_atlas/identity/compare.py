@@ -93,9 +93,13 @@ def stack(fps: dict[str, pd.DataFrame]) -> Matrices:
     names = list(fps)
     if not names:
         return Matrices([], *(np.zeros((0, 0), dtype=np.int64) for _ in range(3)))
-    key = fps[names[0]][["chrom", "pos", "alt"]].astype(str).agg(":".join, axis=1).tolist()
+    def site_key(fp: pd.DataFrame) -> list[str]:
+        # a panel without fingerprint sites gives empty fingerprints (agg over no rows is no Series)
+        return [f"{c}:{p}:{a}" for c, p, a in zip(fp["chrom"].astype(str), fp["pos"].astype(str), fp["alt"].astype(str))]
+
+    key = site_key(fps[names[0]])
     for n in names[1:]:
-        if fps[n][["chrom", "pos", "alt"]].astype(str).agg(":".join, axis=1).tolist() != key:
+        if site_key(fps[n]) != key:
             raise ValueError(f"fingerprint of {n} was made from another site list than {names[0]}")
     get = lambda col: np.array([fps[n][col].to_numpy(dtype=np.int64) for n in names]).reshape(len(names), len(key))  # noqa: E731
     return Matrices(names, get("ref_count"), get("alt_count"), get("other_count"))
