@@ -31,8 +31,10 @@ cBioPortal documents — https://github.com/mskcc/vcf2maf):
   normal sample (``samples`` table); ``n_*`` counts come from that normal's row of the same
   variant. **Mutation_Status** is the origin capitalised (``Somatic``, ``Germline``, ``Chip``,
   ``Artefact``). **Chromosome** keeps the UCSC ``chr`` prefix (GDC GRCh38 MAFs do).
-* **Entrez_Gene_Id** is empty: the atlas carries no Entrez IDs (cBioPortal resolves genes by
-  ``Hugo_Symbol``). ``Hugo_Symbol`` is ``Unknown`` for an unannotated allele (GDC).
+* **Entrez_Gene_Id** is the NCBI Gene ID and **SWISSPROT** the UniProtKB accession (the column
+  vcf2maf/VEP write; cBioPortal draws Pfam domains of that isoform) from
+  ``resources/export/gene_ids.tsv`` (:mod:`.genes`); both empty for a gene the table lacks.
+  ``Hugo_Symbol`` is ``Unknown`` for an unannotated allele (GDC).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import pandas as pd
 
 from ..atomic import atomic_path
 from ..domain import is_somatic
+from .genes import entrez_id, uniprot_accession
 
 #: The 34 standard GDC MAF columns, in order.
 GDC_COLUMNS = [
@@ -55,8 +58,8 @@ GDC_COLUMNS = [
     "Mutation_Status", "Sequencing_Phase", "Sequence_Source", "Validation_Method", "Score", "BAM_File",
     "Sequencer", "Tumor_Sample_UUID", "Matched_Norm_Sample_UUID",
 ]
-ANNOTATION_COLUMNS = ["HGVSc", "HGVSp", "HGVSp_Short", "Transcript_ID", "Exon_Number", "t_depth", "t_ref_count",
-                      "t_alt_count", "n_depth", "n_ref_count", "n_alt_count"]
+ANNOTATION_COLUMNS = ["HGVSc", "HGVSp", "HGVSp_Short", "Transcript_ID", "SWISSPROT", "Exon_Number", "t_depth",
+                      "t_ref_count", "t_alt_count", "n_depth", "n_ref_count", "n_alt_count"]
 ATLAS_COLUMNS = ["RefSeq", "Consequence", "FILTER", "t_vaf", "Origin", "Sample_Type"]
 MAF_COLUMNS = GDC_COLUMNS + ANNOTATION_COLUMNS + ATLAS_COLUMNS
 
@@ -115,9 +118,15 @@ def variant_classification(consequence: str | None, variant_type: str) -> str:
 
 
 def hgvsp_short_maf(hgvsp_short: str | None, hgvsc: str | None, consequence: str | None) -> str:
-    """vcf2maf's ``HGVSp_Short``: ``p.Q787Q`` for synonymous, ``p.X{n}_splice`` for splice sites."""
+    """vcf2maf's ``HGVSp_Short``: ``p.Q787Q`` for synonymous, ``p.X{n}_splice`` for splice sites.
+
+    A splice-region variant without a protein change (intronic, e.g. ``c.137+4A>G``) also gets
+    ``p.X{n}_splice``, as Genome Nexus (cBioPortal's annotator, ``ProteinChangeResolver``) writes it;
+    its position rule ceil(c / 3) equals vcf2maf's round((c + c mod 3) / 3) for every c.
+    """
     term = (consequence or "").split("&")[0]
-    if term in ("splice_acceptor_variant", "splice_donor_variant"):
+    splice_region = term == "splice_region_variant" and not hgvsp_short
+    if term in ("splice_acceptor_variant", "splice_donor_variant") or splice_region:
         m = _C_POS.match(hgvsc or "")
         if m and not (hgvsc or "").startswith(("c.-", "c.*")):
             c = max(int(m.group(1)), 1)
@@ -159,7 +168,8 @@ def build_maf(variants: pd.DataFrame, samples: pd.DataFrame, statuses: tuple[str
         gene = r.gene if isinstance(r.gene, str) and r.gene else "Unknown"
         row = dict.fromkeys(MAF_COLUMNS, "")
         row.update({
-            "Hugo_Symbol": gene, "Center": ".", "NCBI_Build": "GRCh38", "Chromosome": str(r.chrom),
+            "Hugo_Symbol": gene, "Entrez_Gene_Id": entrez_id(gene), "Center": ".", "NCBI_Build": "GRCh38",
+            "Chromosome": str(r.chrom),
             "Start_Position": str(start), "End_Position": str(end), "Strand": "+",
             "Variant_Classification": variant_classification(_s(r.consequence), vtype), "Variant_Type": vtype,
             "Reference_Allele": ref_a, "Tumor_Seq_Allele1": ref_a, "Tumor_Seq_Allele2": alt_a,
@@ -168,7 +178,8 @@ def build_maf(variants: pd.DataFrame, samples: pd.DataFrame, statuses: tuple[str
             "Mutation_Status": str(r.origin).capitalize(), "Sequence_Source": "Targeted Sequencing",
             "HGVSc": _s(r.hgvsc), "HGVSp": _s(r.hgvsp),
             "HGVSp_Short": hgvsp_short_maf(_s(r.hgvsp_short), _s(r.hgvsc), _s(r.consequence)),
-            "Transcript_ID": _s(r.transcript), "t_depth": _count(r.depth), "t_ref_count": _count(r.ref_reads),
+            "Transcript_ID": _s(r.transcript), "SWISSPROT": uniprot_accession(gene), "t_depth": _count(r.depth),
+            "t_ref_count": _count(r.ref_reads),
             "t_alt_count": _count(r.alt_reads),
             "n_depth": _count(n["depth"]) if n is not None else "",
             "n_ref_count": _count(n["ref_reads"]) if n is not None else "",
