@@ -257,3 +257,53 @@ def test_gene_ids_table_matches_ncbi_and_uniprot():
         ("1956", "P00533"), ("3845", "P01116"), ("7157", "P04637"), ("673", "P15056")]
     assert uniprot_accession("ERBB2") == "" and entrez_id("ERBB2") == "2064"
     assert entrez_id("NOT_A_GENE") == "" and len(gene_ids()) == 54  # the 54 MANE Select genes of the summary
+
+
+def test_maf_follows_the_gdc_column_specification(atlas_dir, tmp_path):
+    """Every row the exporter writes, for every status/origin, against resources/export/gdc_maf_columns.tsv
+    (GDC MAF v1.0.0 + TCGA MAF 2.4.1 null/enumeration rules)."""
+    from unlock_atlas.cli import main
+    from unlock_atlas.export.maf_spec import check_maf
+
+    out = tmp_path / "all.maf"
+    assert main(["export", "maf", str(atlas_dir), "-o", str(out), "--status", "called,not_detected",
+                 "--origin", "somatic,germline"]) == 0
+    df = pd.read_csv(out, sep="\t", comment="#", dtype=str, keep_default_na=False)
+    assert len(df) == 4 and check_maf(df) == []  # T790M in L1 and T1 (not detected), exon-19 del, germline syn
+    # TCGA 2.4.1: Validation_Status not null (Untested), then Validation_Method 'none'; Sequence_Source from
+    # the SRA 1.5 library strategies ('Targeted Sequencing' is not one); Mutation_Status enumerated
+    assert set(df["Validation_Status"]) == {"Untested"} and set(df["Validation_Method"]) == {"none"}
+    assert set(df["Sequence_Source"]) == {"Other"}
+    assert sorted(df["Mutation_Status"]) == ["Germline", "Somatic", "Somatic", "Somatic"]
+
+
+def test_maf_status_of_every_atlas_origin_is_a_specification_value():
+    from unlock_atlas.contract.vocab import VARIANT_ORIGINS
+    from unlock_atlas.export.maf import MUTATION_STATUS
+    from unlock_atlas.export.maf_spec import maf_spec
+
+    allowed = maf_spec().set_index("column").loc["Mutation_Status", "allowed"].split(",")
+    assert set(MUTATION_STATUS) == set(VARIANT_ORIGINS) and set(MUTATION_STATUS.values()) <= set(allowed)
+    # clonal haematopoiesis is somatic (in blood); an artefact is no mutation: TCGA 'None'
+    assert (MUTATION_STATUS["chip"], MUTATION_STATUS["artefact"]) == ("Somatic", "None")
+
+
+def test_maf_spec_check_reports_violations(atlas_dir):
+    """The checker fails on values the specification does not allow (so a passing check means something)."""
+    from unlock_atlas import load_atlas
+    from unlock_atlas.export import build_maf
+    from unlock_atlas.export.maf_spec import check_maf
+
+    atlas = load_atlas(atlas_dir)
+    good = build_maf(atlas.table("variants"), atlas.table("samples"))
+    assert check_maf(good) == []
+    bad = good.copy()
+    bad.loc[0, "Variant_Classification"] = "Missense"          # not an enumerated class
+    bad.loc[0, "Chromosome"] = "7"                             # GDC GRCh38 MAFs write chr7
+    bad.loc[0, "Reference_Allele"] = "N"                       # A, C, G, T or '-'
+    bad.loc[1, "Entrez_Gene_Id"] = ""                          # not null ('0' for no gene)
+    bad.loc[1, "SWISSPROT"] = "EGFR_HUMAN"                     # an entry name, not an accession
+    problems = check_maf(bad)
+    assert [p.split(":")[0] for p in problems] == ["Entrez_Gene_Id", "Chromosome", "Variant_Classification",
+                                                   "Reference_Allele", "SWISSPROT"]
+    assert "columns 1-" in check_maf(good.drop(columns="Strand"))[0]

@@ -2,7 +2,10 @@
 
 Usage::
 
-    python benchmarks/export/cbioportal_validate.py STUDY_DIR [--mirror GIT_DIR] [--html REPORT.html]
+    python benchmarks/export/cbioportal_validate.py STUDY_DIR [--mirror GIT_DIR] [--html REPORT.html] [--maf MAF]
+
+``--maf`` also checks a MAF (e.g. ``results/export/cohort.maf``) against the GDC MAF column
+specification (``resources/export/gdc_maf_columns.tsv``, :func:`unlock_atlas.export.maf_spec.check_maf`).
 
 The validator is not vendored (cbioportal-core is AGPL-3.0 and ~6,000 lines): it is extracted,
 at the pinned commit :data:`PINNED_COMMIT` of https://github.com/cBioPortal/cbioportal-core, from a
@@ -141,7 +144,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("study_dir")
     ap.add_argument("--mirror", help="bare git directory of cbioportal-core")
     ap.add_argument("--html", help="also write the validator's HTML report here")
+    ap.add_argument("--maf", help="also check this MAF against the GDC MAF column specification")
     args = ap.parse_args(argv)
+    maf_problems: list[str] = []
+    if args.maf:
+        import pandas as pd
+
+        from unlock_atlas.export.maf_spec import check_maf
+
+        maf = pd.read_csv(args.maf, sep="\t", comment="#", dtype=str, keep_default_na=False)
+        maf_problems = check_maf(maf)
+        print(f"{args.maf}: {len(maf)} rows; GDC MAF specification problems: {len(maf_problems)}")
+        for p in maf_problems:
+            print(" ", p)
     res = validate(args.study_dir, args.mirror, args.html)
     print(f"cbioportal-core {PINNED_COMMIT} ({REPOSITORY})")
     print("command:", " ".join(res.command))
@@ -149,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(+ {len(res.mode_warnings)} offline-mode warnings of -n)")
     for line in res.errors + res.warnings:
         print(" ", line)
-    return 0 if res.ok else 1
+    return 0 if res.ok and not maf_problems else 1
 
 
 if __name__ == "__main__":

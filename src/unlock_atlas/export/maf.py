@@ -6,9 +6,11 @@ is :func:`unlock_atlas.domain.is_somatic`, origin somatic with FILTER PASS).
 Columns are the 34 standard columns of the GDC MAF specification
 (https://docs.gdc.cancer.gov/Data/File_Formats/MAF_Format/) in their order, then the
 annotation and count columns analysts and cBioPortal use (``HGVSc``, ``HGVSp``,
-``HGVSp_Short``, ``Transcript_ID``, ``t_depth``, ``t_ref_count``, ``t_alt_count``,
+``HGVSp_Short``, ``Transcript_ID``, ``SWISSPROT``, ``Exon_Number``, ``t_depth``, ``t_ref_count``, ``t_alt_count``,
 ``n_depth``, ``n_ref_count``, ``n_alt_count``), then atlas columns (``RefSeq``,
-``Consequence``, ``FILTER``, ``t_vaf``, ``Origin``, ``Sample_Type``).
+``Consequence``, ``FILTER``, ``t_vaf``, ``Origin``, ``Sample_Type``). Every column up to
+``FILTER`` is checked against the specification table ``resources/export/gdc_maf_columns.tsv``
+(:func:`unlock_atlas.export.maf_spec.check_maf`: types, allowed values, nulls).
 
 Rules (each from the GDC specification or, where it is silent, from vcf2maf 1.6, the converter
 cBioPortal documents — https://github.com/mskcc/vcf2maf):
@@ -29,11 +31,16 @@ cBioPortal documents — https://github.com/mskcc/vcf2maf):
 * **Tumor_Seq_Allele1** = ``Reference_Allele`` (heterozygous somatic call; cBioPortal then reads
   the variant from ``Tumor_Seq_Allele2``). **Matched_Norm_Sample_Barcode** is the patient's
   normal sample (``samples`` table); ``n_*`` counts come from that normal's row of the same
-  variant. **Mutation_Status** is the origin capitalised (``Somatic``, ``Germline``, ``Chip``,
-  ``Artefact``). **Chromosome** keeps the UCSC ``chr`` prefix (GDC GRCh38 MAFs do).
+  variant. **Mutation_Status** is the specification's value for the origin (:data:`MUTATION_STATUS`:
+  somatic, chip and ch_not_excluded -> ``Somatic`` (clonal haematopoiesis is somatic too; the
+  ``Origin`` column keeps the atlas value), germline -> ``Germline``, artefact -> ``None``).
+  **Validation_Status** ``Untested`` and **Validation_Method** ``none`` (no orthogonal validation;
+  TCGA MAF 2.4.1 requires both). **Sequence_Source** ``Other``: the specification allows only SRA 1.5
+  library strategies, which have no targeted-capture value. **Chromosome** keeps the UCSC ``chr`` prefix (GDC GRCh38 MAFs do).
 * **Entrez_Gene_Id** is the NCBI Gene ID and **SWISSPROT** the UniProtKB accession (the column
   vcf2maf/VEP write; cBioPortal draws Pfam domains of that isoform) from
-  ``resources/export/gene_ids.tsv`` (:mod:`.genes`); both empty for a gene the table lacks.
+  ``resources/export/gene_ids.tsv`` (:mod:`.genes`); for a gene the table lacks, ``0`` (as the
+  specification says for no gene) and empty.
   ``Hugo_Symbol`` is ``Unknown`` for an unannotated allele (GDC).
 """
 
@@ -48,6 +55,9 @@ from ..atomic import atomic_path
 from ..domain import is_somatic
 from .genes import entrez_id, uniprot_accession
 
+#: atlas origin -> MAF Mutation_Status (TCGA MAF 2.4.1 enumeration; see the module docstring)
+MUTATION_STATUS = {"somatic": "Somatic", "chip": "Somatic", "ch_not_excluded": "Somatic", "germline": "Germline",
+                   "artefact": "None"}
 #: The 34 standard GDC MAF columns, in order.
 GDC_COLUMNS = [
     "Hugo_Symbol", "Entrez_Gene_Id", "Center", "NCBI_Build", "Chromosome", "Start_Position", "End_Position",
@@ -168,14 +178,15 @@ def build_maf(variants: pd.DataFrame, samples: pd.DataFrame, statuses: tuple[str
         gene = r.gene if isinstance(r.gene, str) and r.gene else "Unknown"
         row = dict.fromkeys(MAF_COLUMNS, "")
         row.update({
-            "Hugo_Symbol": gene, "Entrez_Gene_Id": entrez_id(gene), "Center": ".", "NCBI_Build": "GRCh38",
+            "Hugo_Symbol": gene, "Entrez_Gene_Id": entrez_id(gene) or "0", "Center": ".", "NCBI_Build": "GRCh38",
             "Chromosome": str(r.chrom),
             "Start_Position": str(start), "End_Position": str(end), "Strand": "+",
             "Variant_Classification": variant_classification(_s(r.consequence), vtype), "Variant_Type": vtype,
             "Reference_Allele": ref_a, "Tumor_Seq_Allele1": ref_a, "Tumor_Seq_Allele2": alt_a,
             "Tumor_Sample_Barcode": str(r.sample_id), "Matched_Norm_Sample_Barcode": norm_id,
             "Match_Norm_Seq_Allele1": ref_a if norm_id else "", "Match_Norm_Seq_Allele2": ref_a if norm_id else "",
-            "Mutation_Status": str(r.origin).capitalize(), "Sequence_Source": "Targeted Sequencing",
+            "Validation_Status": "Untested", "Validation_Method": "none",
+            "Mutation_Status": MUTATION_STATUS.get(str(r.origin), "Unknown"), "Sequence_Source": "Other",
             "HGVSc": _s(r.hgvsc), "HGVSp": _s(r.hgvsp),
             "HGVSp_Short": hgvsp_short_maf(_s(r.hgvsp_short), _s(r.hgvsc), _s(r.consequence)),
             "Transcript_ID": _s(r.transcript), "SWISSPROT": uniprot_accession(gene), "t_depth": _count(r.depth),
