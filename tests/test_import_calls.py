@@ -1,0 +1,108 @@
+"""`unlock_atlas.importcalls`: variant calls of other callers read into the atlas' imported-calls table.
+
+The VCFs are hand-written in the shapes those callers write (GATK Mutect2 4.x: ##tumor_sample and
+AD Number=R; VarScan 2: AD = ALT count with RD; clinical exports with Ensembl-style contig names);
+expected counts are the ones written into them. GRCh37 chr1 length 249,250,621 and GRCh38's
+248,956,422 are the UCSC hg19 / hg38 chrom.sizes values.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from unlock_atlas.errors import InputError
+from unlock_atlas.importcalls import read_vcf_calls
+
+SHEET = {"T1", "L1", "N1"}
+FMT_R = '##FORMAT=<ID=AD,Number=R,Type=Integer,Description="Allelic depths">\n' \
+        '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">\n' \
+        '##FORMAT=<ID=AF,Number=A,Type=Float,Description="Allele fraction">\n' \
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+
+
+def _vcf(tmp_path, name, body, contigs='##contig=<ID=chr7,length=159345973>\n', extra=""):
+    p = tmp_path / name
+    p.write_text("##fileformat=VCFv4.2\n" + contigs + extra + body)
+    return p
+
+
+def test_mutect2_paired_vcf_reads_the_tumour_column(tmp_path):
+    p = _vcf(tmp_path, "m2.vcf", FMT_R + '##FILTER=<ID=weak_evidence,Description="weak">\n'
+             "##tumor_sample=TUMOUR_LIB\n##normal_sample=N1\n"
+             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tN1\tTUMOUR_LIB\n"
+             "chr7\t55181378\t.\tC\tT\t.\tPASS\t.\tGT:AD:DP:AF\t0/0:299,1:300:0.003\t0/1:960,40:1000:0.04\n"
+             "chr7\t55174771\t.\tAGGAATTAAGAGAAGC\tA\t.\tweak_evidence\t.\tGT:AD:AF\t0/0:310,0:0\t0/1:360,120:0.25\n")
+    df = read_vcf_calls(p, "L1", SHEET)
+    assert df[["chrom", "pos", "ref", "alt", "ref_reads", "alt_reads", "depth"]].values.tolist() == [
+        ["chr7", 55181378, "C", "T", 960, 40, 1000],
+        ["chr7", 55174771, "AGGAATTAAGAGAAGC", "A", 360, 120, 480]]   # no DP: depth = sum of AD
+    assert df["vaf"].round(4).tolist() == [0.04, 0.25] and df["filter"].tolist() == ["PASS", "weak_evidence"]
+    assert (df["sample_id"] == "L1").all() and df["source_record"].iloc[0].startswith("line ")
+
+
+def test_varscan_ad_rd_and_ensembl_contig_names(tmp_path):
+    fmt = ('##FORMAT=<ID=RD,Number=1,Type=Integer,Description="Depth of reference-supporting bases">\n'
+           '##FORMAT=<ID=AD,Number=1,Type=Integer,Description="Depth of variant-supporting bases">\n'
+           '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Read depth">\n')
+    p = _vcf(tmp_path, "vs.vcf", fmt + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tSample1\n"
+             "7\t55181378\t.\tC\tT\t.\tPASS\t.\tRD:AD:DP\t485:15:500\n",
+             contigs="##contig=<ID=7,length=159345973>\n")
+    df = read_vcf_calls(p, "T1", SHEET)                      # the only column
+    assert df[["chrom", "ref_reads", "alt_reads", "depth"]].values.tolist() == [["chr7", 485, 15, 500]]
+
+
+def test_multiallelic_record_is_split_with_its_own_counts(tmp_path):
+    p = _vcf(tmp_path, "ma.vcf", FMT_R + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tT1\n"
+             "chr7\t55181378\t.\tC\tT,A\t.\tPASS\t.\tAD:DP\t900,80,20:1000\n")
+    df = read_vcf_calls(p, "T1", SHEET)
+    assert df[["alt", "alt_reads"]].values.tolist() == [["T", 80], ["A", 20]]
+    assert df["vaf"].round(3).tolist() == [0.08, 0.02]
+
+
+def test_calls_on_grch37_are_refused_naming_the_contig(tmp_path):
+    p = _vcf(tmp_path, "b37.vcf", FMT_R + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tT1\n"
+             "chr7\t55249071\t.\tC\tT\t.\tPASS\t.\tAD\t90,10\n",
+             contigs="##contig=<ID=chr1,length=249250621>\n##contig=<ID=chr7,length=159138663>\n")
+    with pytest.raises(InputError, match=r"chr1 has length 249,250,621.*GRCh37/hg19, not GRCh38") as e:
+        read_vcf_calls(p, "T1", SHEET)
+    assert e.value.problems[0].file == str(p)
+    p2 = _vcf(tmp_path, "hg19.vcf", FMT_R + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tT1\n",
+              contigs="", extra="##reference=file:///ref/ucsc.hg19.fasta\n")
+    with pytest.raises(InputError, match=r"##reference=.*hg19.* names another build"):
+        read_vcf_calls(p2, "T1", SHEET)
+
+
+def test_missing_allele_counts_name_file_and_record(tmp_path):
+    fmt = '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n' \
+          '##FORMAT=<ID=AF,Number=A,Type=Float,Description="Allele fraction">\n'
+    p = _vcf(tmp_path, "noad.vcf", fmt + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tT1\n"
+             "chr7\t55181378\t.\tC\tT\t.\tPASS\t.\tGT:AF\t0/1:0.04\n")
+    with pytest.raises(InputError, match=r"chr7:55181378 C>T: sample 'T1' has no allele counts") as e:
+        read_vcf_calls(p, "T1", SHEET)
+    prob = e.value.problems[0]
+    assert prob.file == str(p) and prob.row == 6 and prob.column == "FORMAT/AD"   # 5 header lines, record 1
+
+
+def test_sample_not_in_sheet_and_swapped_columns_are_refused(tmp_path):
+    p = _vcf(tmp_path, "t.vcf", FMT_R + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tT1\n"
+             "chr7\t55181378\t.\tC\tT\t.\tPASS\t.\tAD\t90,10\n")
+    with pytest.raises(InputError, match=r"sample 'X9', which is not in samples.tsv"):
+        read_vcf_calls(p, "X9", SHEET)
+    with pytest.raises(InputError, match=r"column 'T1', another sample of the sheet.*sample 'L1'"):
+        read_vcf_calls(p, "L1", SHEET)
+    two = _vcf(tmp_path, "two.vcf", FMT_R + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\tB\n")
+    with pytest.raises(InputError, match=r"cannot tell which sample column holds sample 'T1' \(columns: A, B\)"):
+        read_vcf_calls(two, "T1", SHEET)
+    assert read_vcf_calls(two, "T1", SHEET, vcf_sample="B").empty
+
+
+def test_bgzipped_vcf_gives_the_same_calls_and_line_numbers(tmp_path):
+    import pysam
+
+    p = _vcf(tmp_path, "t.vcf", FMT_R + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tT1\n"
+             "chr7\t55181378\t.\tC\tT\t.\tPASS\t.\tAD\t90,10\n")
+    gz = tmp_path / "t.vcf.gz"
+    pysam.tabix_compress(str(p), str(gz))
+    plain, packed = read_vcf_calls(p, "T1", SHEET), read_vcf_calls(gz, "T1", SHEET)
+    assert plain.drop(columns="source_file").equals(packed.drop(columns="source_file"))
+    assert packed["source_record"].tolist() == ["line 8: chr7:55181378 C>T"]   # 7 header lines
