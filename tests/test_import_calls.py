@@ -106,3 +106,72 @@ def test_bgzipped_vcf_gives_the_same_calls_and_line_numbers(tmp_path):
     plain, packed = read_vcf_calls(p, "T1", SHEET), read_vcf_calls(gz, "T1", SHEET)
     assert plain.drop(columns="source_file").equals(packed.drop(columns="source_file"))
     assert packed["source_record"].tolist() == ["line 8: chr7:55181378 C>T"]   # 7 header lines
+
+
+class _Ref:
+    """GRCh38 bases known from ClinVar's VCF representations (NM_005228.5 c.2235_2249del: chr7:55174771
+    AGGAATTAAGAGAAGC>A; c.2369C>T: chr7:55181378 C), plus one hand-set base for the insertion rule."""
+
+    SEQ = {"chr7": {55174771 + i: b for i, b in enumerate("AGGAATTAAGAGAAGC")} | {55181378: "C"},
+           "chr2": {29207200: "C", 29207201: "G"}}
+
+    def fetch(self, reference, start, end):
+        return "".join(self.SEQ[reference].get(p, "N") for p in range(start + 1, end + 1))
+
+
+def _maf(tmp_path, rows, cols=("Hugo_Symbol", "NCBI_Build", "Chromosome", "Start_Position", "End_Position",
+                                 "Reference_Allele", "Tumor_Seq_Allele1", "Tumor_Seq_Allele2", "Tumor_Sample_Barcode",
+                                 "t_depth", "t_ref_count", "t_alt_count")):
+    p = tmp_path / "calls.maf"
+    p.write_text("#version 2.4\n" + "\t".join(cols) + "\n" + "".join("\t".join(map(str, r)) + "\n" for r in rows))
+    return p
+
+
+def test_maf_round_trip_gives_back_the_exported_vcf_alleles(tmp_path):
+    """The exporter's MAF (GDC / vcf2maf allele rules) read back: the atlas' VCF alleles and counts."""
+    import pandas as pd
+
+    from unlock_atlas.export import build_maf, write_maf
+    from unlock_atlas.importcalls import read_maf_calls
+
+    samples = pd.DataFrame([{"patient_id": "P1", "sample_id": s, "sample_type": t}
+                            for s, t in (("T1", "tissue"), ("L1", "plasma"), ("N1", "normal"))])
+    base = {"patient_id": "P1", "gene": "EGFR", "transcript": None, "refseq_transcript": None, "hgvsc": None,
+            "hgvsp": None, "hgvsp_short": None, "consequence": "missense_variant", "status": "called",
+            "filter": "PASS", "origin": "somatic", "kind": "snv"}
+    v = pd.DataFrame([{**base, "sample_id": "L1", "sample_type": "plasma", "chrom": "chr7", "pos": 55181378,
+                       "ref": "C", "alt": "T", "alt_reads": 40, "ref_reads": 960, "depth": 1000, "vaf": 0.04},
+                      {**base, "sample_id": "T1", "sample_type": "tissue", "chrom": "chr7", "pos": 55174771,
+                       "ref": "AGGAATTAAGAGAAGC", "alt": "A", "alt_reads": 120, "ref_reads": 360, "depth": 480,
+                       "vaf": 0.25, "consequence": "inframe_deletion", "kind": "indel"},
+                      {**base, "sample_id": "T1", "sample_type": "tissue", "chrom": "chr2", "pos": 29207200,
+                       "ref": "C", "alt": "CTA", "alt_reads": 30, "ref_reads": 270, "depth": 300, "vaf": 0.1,
+                       "consequence": "frameshift_variant", "kind": "indel"}])
+    write_maf(build_maf(v, samples), tmp_path / "x.maf")
+    got = read_maf_calls(tmp_path / "x.maf", SHEET, _Ref())
+    key = ["sample_id", "chrom", "pos", "ref", "alt", "ref_reads", "alt_reads", "depth"]
+    want = v.rename(columns={})[key].sort_values(key).reset_index(drop=True)
+    assert got[key].sort_values(key).reset_index(drop=True).values.tolist() == want.values.tolist()
+
+
+def test_maf_rows_that_cannot_be_imported_are_named(tmp_path):
+    from unlock_atlas.importcalls import read_maf_calls
+
+    p = _maf(tmp_path, [
+        ("EGFR", "GRCh37", "7", 55249071, 55249071, "C", "C", "T", "T1", 100, 90, 10),       # line 3: build
+        ("EGFR", "GRCh38", "chr7", 55181378, 55181378, "C", "C", "T", "X9", 100, 90, 10),    # line 4: not in sheet
+        ("EGFR", "GRCh38", "chr7", 55181378, 55181378, "G", "G", "T", "T1", 100, 90, 10),    # line 5: ref mismatch
+        ("EGFR", "GRCh38", "chr7", 55181378, 55181378, "C", "C", "T", "T1", 100, 90, 10),    # fine
+    ])
+    with pytest.raises(InputError) as e:
+        read_maf_calls(p, SHEET, _Ref())
+    got = [(pr.row, pr.column) for pr in e.value.problems]
+    assert got == [(3, "NCBI_Build"), (4, "Tumor_Sample_Barcode"), (5, "Reference_Allele")]
+    assert "GRCh38 has C" in str(e.value) and "'X9' is not in samples.tsv" in str(e.value)
+    # the barcode mapped to a sheet sample is accepted
+    ok = _maf(tmp_path, [("EGFR", "GRCh38", "chr7", 55181378, 55181378, "C", "C", "T", "TCGA-XX", "", 90, 10)])
+    df = read_maf_calls(ok, SHEET, _Ref(), barcode_to_sample={"TCGA-XX": "T1"})
+    assert df[["sample_id", "depth"]].values.tolist() == [["T1", 100]]          # no t_depth: 90 + 10
+    with pytest.raises(InputError, match="MAF columns missing: t_alt_count"):
+        read_maf_calls(_maf(tmp_path, [], cols=("Tumor_Sample_Barcode", "Chromosome", "Start_Position",
+                                                "Reference_Allele", "Tumor_Seq_Allele2", "t_ref_count")), SHEET, _Ref())
