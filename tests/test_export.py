@@ -307,3 +307,14 @@ def test_maf_spec_check_reports_violations(atlas_dir):
     assert [p.split(":")[0] for p in problems] == ["Entrez_Gene_Id", "Chromosome", "Variant_Classification",
                                                    "Reference_Allele", "SWISSPROT"]
     assert "columns 1-" in check_maf(good.drop(columns="Strand"))[0]
+
+
+def test_pfs_is_censored_at_the_last_tumour_sample_when_not_progressed():
+    # a patient without progression: censored (0:CENSORED) at the last tumour sample, day 120 -> 120 / 30.4375
+    # = 3.94 months; a progressed patient: 1:PROGRESSION at the progression day (61 -> 2.0 months)
+    from unlock_atlas.export.cbioportal import with_pfs
+
+    patients = pd.DataFrame({"patient_id": ["A", "B"], "progression_day": pd.array([None, 61], dtype="Int32")})
+    tumour = pd.DataFrame({"patient_id": ["A", "A", "B"], "collection_day": [-3, 120, 0]})
+    got = with_pfs(patients, tumour)
+    assert got[["pfs_status", "pfs_months"]].values.tolist() == [["0:CENSORED", 3.94], ["1:PROGRESSION", 2.0]]
