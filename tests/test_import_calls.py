@@ -175,3 +175,59 @@ def test_maf_rows_that_cannot_be_imported_are_named(tmp_path):
     with pytest.raises(InputError, match="MAF columns missing: t_alt_count"):
         read_maf_calls(_maf(tmp_path, [], cols=("Tumor_Sample_Barcode", "Chromosome", "Start_Position",
                                                 "Reference_Allele", "Tumor_Seq_Allele2", "t_ref_count")), SHEET, _Ref())
+
+
+M2 = "##source=Mutect2\n"
+HDR1 = "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t{s}\n"
+
+
+def _sample_vcf(tmp_path, sample, records, extra=M2):
+    body = FMT_R + '##FILTER=<ID=weak_evidence,Description="weak">\n' + HDR1.format(s=sample) + "".join(records)
+    return read_vcf_calls(_vcf(tmp_path, f"{sample}.vcf", body, extra=extra), sample, SHEET)
+
+
+def test_patient_variants_genotype_every_allele_in_every_sample(tmp_path):
+    import pandas as pd
+
+    from unlock_atlas.contract.parts import conform
+    from unlock_atlas.importcalls import patient_variants
+
+    t1 = _sample_vcf(tmp_path, "T1", ["chr7\t55174771\t.\tAGGAATTAAGAGAAGC\tA\t.\tPASS\t.\tAD:DP\t360,120:480\n"])
+    l1 = _sample_vcf(tmp_path, "L1", ["chr7\t55174771\t.\tAGGAATTAAGAGAAGC\tA\t.\tweak_evidence\t.\tAD:DP\t995,5:1000\n",
+                                      "chr7\t55181378\t.\tC\tT\t.\tPASS\t.\tAD:DP\t960,40:1000\n"])
+    types = {"T1": "tissue", "L1": "plasma", "N1": "normal"}
+    df = patient_variants(pd.concat([t1, l1]), "P1", types)
+    got = {(r.pos, r.sample_id): (r.status, r.alt_reads, r.depth) for r in df.itertuples()}
+    assert got == {(55174771, "T1"): ("called", 120, 480), (55174771, "L1"): ("detected_below_threshold", 5, 1000),
+                   (55174771, "N1"): ("not_covered", 0, 0),       # no calls file for the normal: no evidence
+                   (55181378, "T1"): ("not_covered", 0, 0), (55181378, "L1"): ("called", 40, 1000),
+                   (55181378, "N1"): ("not_covered", 0, 0)}
+    assert set(df["filter"]) == {"PASS"} and set(df["origin"]) == {"somatic"}   # Mutect2: somatic candidates
+    assert df.set_index(["pos", "sample_id"]).loc[(55174771, "T1"), "kind"] == "indel"
+    # Wilson 95 % of 40 / 1000 (hand-computed): 0.0295 - 0.0540
+    t790m = df[(df["pos"] == 55181378) & (df["sample_id"] == "L1")].iloc[0]
+    assert (round(t790m["vaf_ci_low"], 4), round(t790m["vaf_ci_high"], 4), t790m["vaf"]) == (0.0295, 0.054, 0.04)
+    assert df[df["depth"] == 0]["vaf"].isna().all()
+    conform(df, "variants")   # a valid atlas variants part (before annotation)
+
+
+def test_origin_is_what_the_callers_state(tmp_path):
+    import pandas as pd
+
+    from unlock_atlas.importcalls import patient_variants
+
+    info = '##INFO=<ID=SS,Number=1,Type=String,Description="VarScan somatic status">\n' \
+           '##INFO=<ID=STATUS,Number=1,Type=String,Description="VarDict status">\n'
+    vs = _sample_vcf(tmp_path, "T1", ["chr7\t55181378\t.\tC\tT\t.\tPASS\tSS=2\tAD\t90,10\n",
+                                      "chr7\t55181370\t.\tG\tA\t.\tPASS\tSS=1\tAD\t50,50\n"], extra=info)
+    vd = _sample_vcf(tmp_path, "L1", ["chr7\t55181370\t.\tG\tA\t.\tPASS\tSTATUS=StrongSomatic\tAD\t500,500\n"],
+                     extra=info)
+    assert vs["stated_origin"].tolist() == ["somatic", "germline"] and vd["stated_origin"].tolist() == ["somatic"]
+    df = patient_variants(pd.concat([vs, vd]), "P1", {"T1": "tissue", "L1": "plasma"})
+    # germline in any file wins (a germline call is never a somatic one elsewhere)
+    assert df.groupby("pos")["origin"].first().to_dict() == {55181370: "germline", 55181378: "somatic"}
+    silent = _sample_vcf(tmp_path, "T1", ["chr7\t55181378\t.\tC\tT\t.\tPASS\t.\tAD\t90,10\n"], extra="")
+    with pytest.raises(InputError, match=r"chr7:55181378 C>T: the caller states no origin") as e:
+        patient_variants(silent, "P1", {"T1": "tissue"})
+    assert e.value.problems[0].file.endswith("T1.vcf")
+    assert set(patient_variants(silent, "P1", {"T1": "tissue"}, default_origin="somatic")["origin"]) == {"somatic"}

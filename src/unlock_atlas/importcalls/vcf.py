@@ -17,6 +17,11 @@ as one :class:`~unlock_atlas.errors.InputError` naming the file and the record:
 * the sample column: the sheet's sample ID, else Mutect2's ``##tumor_sample``, else the only sample
   column, else ``TUMOR``; a column that is another sheet sample is refused (files swapped);
 * every record has the allele counts (AD, or AD+RD), one per allele.
+
+``stated_origin`` is what the caller says about the record, or ``""``: INFO ``SOMATIC`` flag
+(Strelka, bcftools, clinical exports) or a Mutect2 VCF (``##source=Mutect2`` / ``##GATKCommandLine``
+of Mutect2: its calls are somatic candidates) -> somatic; VarDict ``STATUS`` and VarScan 2 ``SS``
+(1 germline, 2 somatic, 3 LOH -> germline) as they define them.
 """
 
 from __future__ import annotations
@@ -33,7 +38,11 @@ from ..reference import grch38_chromosomes
 
 #: columns of an imported-calls table (one row per sample x ALT allele)
 IMPORT_COLUMNS = ["sample_id", "chrom", "pos", "ref", "alt", "ref_reads", "alt_reads", "depth", "vaf", "filter",
-                  "source_file", "source_record"]
+                  "stated_origin", "source_file", "source_record"]
+#: VarDict INFO/STATUS and VarScan 2 INFO/SS (1 germline, 2 somatic, 3 LOH) -> origin the caller states
+_VARDICT_STATUS = {"StrongSomatic": "somatic", "LikelySomatic": "somatic", "Germline": "germline",
+                   "StrongLOH": "germline", "LikelyLOH": "germline", "AFDiff": "", "SampleSpecific": ""}
+_VARSCAN_SS = {"1": "germline", "2": "somatic", "3": "germline"}
 #: chr1 length -> build, to name the build of a VCF whose contigs are not GRCh38 (UCSC hg19 / hg18 chrom.sizes)
 OTHER_BUILDS = {249250621: "GRCh37/hg19", 247249719: "NCBI36/hg18"}
 _OTHER_BUILD_NAMES = re.compile(r"GRCh37|hg19|b37|hs37|human_g1k_v37|NCBI36|hg18", re.IGNORECASE)
@@ -107,6 +116,19 @@ def _header_lines(path: str | Path) -> int:
     return n
 
 
+def _stated_origin(rec: pysam.VariantRecord, mutect2: bool) -> str:
+    """The origin the caller states for a record (module docstring), ``""`` when it states none."""
+    info = rec.info
+    if "STATUS" in info:
+        status = info["STATUS"]
+        return _VARDICT_STATUS.get(status if isinstance(status, str) else status[0], "")
+    if "SS" in info:
+        return _VARSCAN_SS.get(str(info["SS"]), "")
+    if "SOMATIC" in info and info["SOMATIC"] is True:
+        return "somatic"
+    return "somatic" if mutect2 else ""
+
+
 def _counts(rec: pysam.VariantRecord, col: str, ad_number) -> tuple[list[int], int] | None:
     """Allele counts (REF first) and depth of one record's sample, or None when they are missing."""
     smp = rec.samples[col]
@@ -153,6 +175,8 @@ def read_vcf_calls(path: str | Path, sample_id: str, sheet_samples: set[str],
         if problems:
             raise InputError(problems, header="calls not on GRCh38")
         col = pick_sample_column(vf.header, sample_id, sheet_samples, shown, vcf_sample)
+        mutect2 = any(r.key == "source" and "Mutect2" in (r.value or "") or
+                      r.key == "GATKCommandLine" and r.get("ID") == "Mutect2" for r in vf.header.records)
         ad_number = vf.header.formats["AD"].number if "AD" in vf.header.formats else None
         n_header = _header_lines(path)
         rows, missing = [], []
@@ -171,13 +195,14 @@ def read_vcf_calls(path: str | Path, sample_id: str, sheet_samples: set[str],
                 continue
             counts, depth = got
             filt = ";".join(rec.filter.keys()) or "PASS"
+            stated = _stated_origin(rec, mutect2)
             for k, alt in enumerate(rec.alts, 1):
                 if alt in ("*", ".", "<NON_REF>"):
                     continue
                 rows.append({"sample_id": sample_id, "chrom": ucsc_chrom(rec.chrom), "pos": rec.pos, "ref": rec.ref,
                              "alt": alt, "ref_reads": counts[0], "alt_reads": counts[k], "depth": depth,
                              "vaf": counts[k] / depth if depth > 0 else float("nan"), "filter": filt,
-                             "source_file": shown, "source_record": f"line {n_header + i}: {where}"})
+                             "stated_origin": stated, "source_file": shown, "source_record": f"line {n_header + i}: {where}"})
         if missing:
             raise InputError(missing, header="calls without allele counts")
     return pd.DataFrame(rows, columns=IMPORT_COLUMNS)
