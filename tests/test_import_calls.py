@@ -231,3 +231,52 @@ def test_origin_is_what_the_callers_state(tmp_path):
         patient_variants(silent, "P1", {"T1": "tissue"})
     assert e.value.problems[0].file.endswith("T1.vcf")
     assert set(patient_variants(silent, "P1", {"T1": "tissue"}, default_origin="somatic")["origin"]) == {"somatic"}
+
+
+def test_import_cli_writes_the_calling_outputs(tmp_path):
+    """`unlock-atlas import` writes what `unlock-atlas call` writes: a joint VCF (all the patient's samples) and a
+    variants part the atlas accepts."""
+    import pandas as pd
+    import pysam
+
+    from unlock_atlas.cli import main
+
+    body = FMT_R + '##FILTER=<ID=weak_evidence,Description="weak">\n' + M2 + HDR1
+    t1 = _vcf(tmp_path, "t1.vcf", body.format(s="T1") + "chr7\t55174771\t.\tAGGAATTAAGAGAAGC\tA\t.\tPASS\t.\tAD\t360,120\n")
+    l1 = _vcf(tmp_path, "l1.vcf", body.format(s="LIB7") + "chr7\t55181378\t.\tC\tT\t.\tPASS\t.\tAD:DP\t960,40:1000\n")
+    out, part = tmp_path / "P1.vcf.gz", tmp_path / "P1.parquet"
+    assert main(["import", "--patient", "P1", "--samples", "T1=tissue", "L1=plasma", "N1=normal",
+                 "--calls", f"T1={t1}", f"L1={l1}", "--calls-sample", "L1=LIB7", "-o", str(out),
+                 "--table", str(part)]) == 0
+    with pysam.VariantFile(str(out)) as vf:
+        assert list(vf.header.samples) == ["T1", "L1", "N1"]
+        recs = [(r.pos, r.samples["L1"]["AD"], r.samples["L1"]["ST"], r.info["ORIGIN"]) for r in vf]
+    assert recs == [(55174771, (0, 0), "not_covered", "somatic"), (55181378, (960, 40), "called", "somatic")]
+    assert (tmp_path / "P1.vcf.gz.tbi").exists()
+    df = pd.read_parquet(part)
+    assert len(df) == 6 and set(df["patient_id"]) == {"P1"}
+    # a calls file for a sample not in the sheet is refused (exit 2, the InputError printed)
+    assert main(["import", "--patient", "P1", "--samples", "T1=tissue", "--calls", f"X9={t1}", "-o", str(out),
+                 "--table", str(part)]) == 2
+
+
+def test_imported_calls_are_annotated_like_called_ones(tmp_path, region_fasta, mane_gtf):
+    """The import outputs go through `unlock-atlas annotate` unchanged: EGFR exon-19 deletion and T790M get
+    their MANE protein changes (ClinVar: NM_005228.5 c.2235_2249del p.E746_A750del, c.2369C>T p.T790M)."""
+    import pandas as pd
+
+    from unlock_atlas.cli import main
+
+    t1 = _vcf(tmp_path, "t1.vcf", FMT_R + M2 + HDR1.format(s="T1")
+              + "chr7\t55174771\t.\tAGGAATTAAGAGAAGC\tA\t.\tPASS\t.\tAD\t360,120\n"
+              + "chr7\t55181378\t.\tC\tT\t.\tPASS\t.\tAD:DP\t960,40:1000\n")
+    vcf, part = tmp_path / "P1.vcf.gz", tmp_path / "P1.parquet"
+    assert main(["import", "--patient", "P1", "--samples", "T1=tissue", "N1=normal", "--calls", f"T1={t1}",
+                 "-o", str(vcf), "--table", str(part)]) == 0
+    assert main(["annotate", str(vcf), "-o", str(tmp_path / "ann.vcf.gz"), "--fasta", str(region_fasta),
+                 "--gtf", str(mane_gtf), "--variants-table", str(part),
+                 "--variants-out", str(tmp_path / "ann.parquet")]) == 0
+    df = pd.read_parquet(tmp_path / "ann.parquet")
+    t = df[df["sample_id"] == "T1"].set_index("pos")
+    assert (t.loc[55174771, "hgvsp_short"], t.loc[55181378, "hgvsp_short"]) == ("p.E746_A750del", "p.T790M")
+    assert set(t["gene"]) == {"EGFR"} and t.loc[55181378, "vaf"] == 0.04

@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "unlock_atlas.align._cli",       # align
     "unlock_atlas.qc._cli",          # qc
     "unlock_atlas.calling._cli",     # call
+    "unlock_atlas.importcalls._cli", # import
     "unlock_atlas.annotation._cli",  # annotate
     "unlock_atlas.copynumber._cli",  # copynumber
     "unlock_atlas.identity._cli",    # identity
