@@ -193,7 +193,9 @@ def test_patient_variants_genotype_every_allele_in_every_sample(tmp_path):
     from unlock_atlas.importcalls import patient_variants
 
     t1 = _sample_vcf(tmp_path, "T1", ["chr7\t55174771\t.\tAGGAATTAAGAGAAGC\tA\t.\tPASS\t.\tAD:DP\t360,120:480\n"])
-    l1 = _sample_vcf(tmp_path, "L1", ["chr7\t55174771\t.\tAGGAATTAAGAGAAGC\tA\t.\tweak_evidence\t.\tAD:DP\t995,5:1000\n",
+    # L1: the caller saw 5 reads of the deletion but genotyped 0/0 (not called); T790M called (no GT: a call)
+    l1 = _sample_vcf(tmp_path, "L1", ["chr7\t55174771\t.\tAGGAATTAAGAGAAGC\tA\t.\tweak_evidence\t.\tGT:AD:DP\t"
+                                      "0/0:995,5:1000\n",
                                       "chr7\t55181378\t.\tC\tT\t.\tPASS\t.\tAD:DP\t960,40:1000\n"])
     types = {"T1": "tissue", "L1": "plasma", "N1": "normal"}
     df = patient_variants(pd.concat([t1, l1]), "P1", types)
@@ -280,3 +282,31 @@ def test_imported_calls_are_annotated_like_called_ones(tmp_path, region_fasta, m
     t = df[df["sample_id"] == "T1"].set_index("pos")
     assert (t.loc[55174771, "hgvsp_short"], t.loc[55181378, "hgvsp_short"]) == ("p.E746_A750del", "p.T790M")
     assert set(t["gene"]) == {"EGFR"} and t.loc[55181378, "vaf"] == 0.04
+
+
+def test_caller_status_from_genotype_and_unlock_st(tmp_path):
+    fmt = FMT_R + '##FORMAT=<ID=ST,Number=1,Type=String,Description="status">\n'
+    ma = read_vcf_calls(_vcf(tmp_path, "gt.vcf", FMT_R + HDR1.format(s="T1")
+                             + "chr7\t55181378\t.\tC\tT,A\t.\tPASS\t.\tGT:AD\t0/2:900,80,20\n"), "T1", SHEET)
+    assert ma[["alt", "caller_status"]].values.tolist() == [["T", "not_called"], ["A", "called"]]
+    st = read_vcf_calls(_vcf(tmp_path, "st.vcf", fmt + HDR1.format(s="T1")
+                             + "chr7\t55181378\t.\tC\tT\t.\tPASS\t.\tAD:ST\t998,2:not_detected\n"), "T1", SHEET)
+    assert st["caller_status"].tolist() == ["not_detected"]
+
+
+@pytest.mark.slow
+def test_reimported_run_equals_its_called_variants(small_run):
+    """The shared small run's own joint VCFs imported back: same alleles, counts, origin, filter and status."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "import" / "roundtrip.py"
+    spec = importlib.util.spec_from_file_location("roundtrip", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    m = mod.compare(small_run)
+    assert (m["_merge"] == "both").all() and len(m) > 0
+    for col in ("alt_reads", "ref_reads", "depth", "origin", "filter", "status"):
+        assert (m[f"{col}_called"].astype(str) == m[f"{col}_imported"].astype(str)).all(), col

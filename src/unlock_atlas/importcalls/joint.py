@@ -3,8 +3,11 @@
 The union of the alleles any of the patient's samples reports is written for every sample of the
 patient (tissue, plasma and normal), as the caller's joint genotyping does. Per sample:
 
-* the allele is in that sample's calls with ALT reads: ``called`` when the caller's FILTER is PASS,
-  else ``detected_below_threshold`` (the caller saw it but did not pass it);
+* the caller states the sample's status (``caller_status``: an unlock-atlas VCF's ``ST``) -> that;
+* the allele is in that sample's calls with ALT reads: ``called``, unless the caller's genotype
+  leaves the ALT out (``not_called``: it saw the reads but did not call them) ->
+  ``detected_below_threshold``. The caller's FILTER stays the variant's ``filter`` (a filtered call
+  is still a call; :func:`unlock_atlas.domain.is_somatic` needs PASS);
 * it is there with 0 ALT reads: ``not_detected`` at depth >= :data:`MIN_INFORMATIVE_DEPTH`, else
   ``not_covered`` (the atlas contract's threshold, docs/calling.md "Status thresholds");
 * it is not in that sample's calls: ``not_covered`` with depth 0 — the caller reports no evidence
@@ -15,7 +18,8 @@ patient (tissue, plasma and normal), as the caller's joint genotyping does. Per 
 ``detection_score`` is null (it needs our background model, i.e. the BAMs). The variant's
 ``filter`` is PASS when any sample's record passes, else the samples' filters joined with ``;``.
 ``origin``: what the callers state (``stated_origin``): germline when any file says germline,
-else somatic when any says somatic, else ``default_origin``; an allele with none of these is an
+else somatic when any says somatic, else the one other origin an unlock-atlas VCF states, else
+``default_origin``; an allele with none of these is an
 error listing the alleles (set ``calls_origin`` for files whose caller states nothing).
 """
 
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..contract.vocab import VARIANT_STATUSES
 from ..domain import wilson
 from ..errors import InputError, Problem
 
@@ -38,9 +43,11 @@ def kind_of(ref: str, alt: str) -> str:
     return "indel"
 
 
-def _status(alt: int, depth: int, passed: bool) -> str:
+def _status(alt: int, depth: int, caller_status: str) -> str:
+    if caller_status in VARIANT_STATUSES:
+        return caller_status
     if alt > 0:
-        return "called" if passed else "detected_below_threshold"
+        return "detected_below_threshold" if caller_status == "not_called" else "called"
     return "not_detected" if depth >= MIN_INFORMATIVE_DEPTH else "not_covered"
 
 
@@ -49,6 +56,8 @@ def _origin(stated: set[str], default: str | None) -> str | None:
         return "germline"
     if "somatic" in stated:
         return "somatic"
+    if len(stated) == 1:            # an unlock-atlas VCF's own origin (chip, ch_not_excluded, artefact)
+        return next(iter(stated))
     return default
 
 
@@ -84,7 +93,7 @@ def patient_variants(imported: pd.DataFrame, patient: str, sample_types: dict[st
             if sample in by_sample.index:
                 r = by_sample.loc[sample]
                 a, d, rr = int(r["alt_reads"]), int(r["depth"]), int(r["ref_reads"])
-                status = _status(a, d, r["filter"] == "PASS")
+                status = _status(a, d, r["caller_status"])
             else:
                 a, d, rr, status = 0, 0, 0, "not_covered"
             rows.append({"patient_id": patient, "sample_id": sample, "sample_type": stype, "chrom": chrom,

@@ -4,8 +4,8 @@ Columns read: ``Tumor_Sample_Barcode``, ``Chromosome``, ``Start_Position``, ``Re
 ``Tumor_Seq_Allele1``/``Tumor_Seq_Allele2`` (the allele that differs from the reference),
 ``t_ref_count``, ``t_alt_count`` (required), ``t_depth`` (else their sum), and when present
 ``NCBI_Build``, ``FILTER`` and ``Mutation_Status`` (``Somatic``/``Germline`` -> ``stated_origin``).
-MAF alleles become VCF alleles — the inverse of :func:`unlock_atlas.export.maf.maf_alleles` (GDC
-specification, vcf2maf):
+Every MAF row is a call (``caller_status`` called). MAF alleles become VCF alleles — the inverse
+of :func:`unlock_atlas.export.maf.maf_alleles` (GDC specification, vcf2maf):
 
 * substitutions keep ``Start_Position`` and the alleles;
 * a deletion (``Tumor_Seq_Allele2`` ``-``) starts one base earlier, with that reference base as
@@ -127,6 +127,7 @@ def read_maf_calls(path: str | Path, sheet_samples: set[str], reference: Referen
                      "ref_reads": t_ref, "alt_reads": t_alt, "depth": depth,
                      "vaf": t_alt / depth if depth > 0 else float("nan"), "filter": r.get("FILTER") or "PASS",
                      "stated_origin": {"Somatic": "somatic", "Germline": "germline"}.get(r.get("Mutation_Status", ""), ""),
+                     "caller_status": "called",
                      "source_file": shown, "source_record": f"line {line}: {chrom}:{start} {ref_a}>{alt_a}"})
     if problems:
         raise InputError(problems, header=f"{shown}: {len(problems)} MAF row(s) cannot be imported")

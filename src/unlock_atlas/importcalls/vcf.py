@@ -18,10 +18,14 @@ as one :class:`~unlock_atlas.errors.InputError` naming the file and the record:
   column, else ``TUMOR``; a column that is another sheet sample is refused (files swapped);
 * every record has the allele counts (AD, or AD+RD), one per allele.
 
-``stated_origin`` is what the caller says about the record, or ``""``: INFO ``SOMATIC`` flag
+``caller_status`` is what the caller says about the sample: FORMAT ``ST`` of an unlock-atlas VCF
+as written; else ``called`` / ``not_called`` from FORMAT ``GT`` (the genotype carries this ALT or
+not); else ``""`` (no genotype: a record in a per-sample file is a call). ``stated_origin`` is what
+the caller says about the record, or ``""``: INFO ``SOMATIC`` flag
 (Strelka, bcftools, clinical exports) or a Mutect2 VCF (``##source=Mutect2`` / ``##GATKCommandLine``
 of Mutect2: its calls are somatic candidates) -> somatic; VarDict ``STATUS`` and VarScan 2 ``SS``
-(1 germline, 2 somatic, 3 LOH -> germline) as they define them.
+(1 germline, 2 somatic, 3 LOH -> germline) as they define them; INFO ``ORIGIN`` of an
+unlock-atlas VCF (``unlock-atlas call`` or ``import``) as written.
 """
 
 from __future__ import annotations
@@ -33,12 +37,13 @@ from pathlib import Path
 import pandas as pd
 import pysam
 
+from ..contract.vocab import VARIANT_ORIGINS, VARIANT_STATUSES
 from ..errors import InputError, Problem
 from ..reference import grch38_chromosomes
 
 #: columns of an imported-calls table (one row per sample x ALT allele)
 IMPORT_COLUMNS = ["sample_id", "chrom", "pos", "ref", "alt", "ref_reads", "alt_reads", "depth", "vaf", "filter",
-                  "stated_origin", "source_file", "source_record"]
+                  "stated_origin", "caller_status", "source_file", "source_record"]
 #: VarDict INFO/STATUS and VarScan 2 INFO/SS (1 germline, 2 somatic, 3 LOH) -> origin the caller states
 _VARDICT_STATUS = {"StrongSomatic": "somatic", "LikelySomatic": "somatic", "Germline": "germline",
                    "StrongLOH": "germline", "LikelyLOH": "germline", "AFDiff": "", "SampleSpecific": ""}
@@ -116,9 +121,20 @@ def _header_lines(path: str | Path) -> int:
     return n
 
 
+def _caller_status(st, gt, k: int) -> str:
+    """The sample's status as the caller states it for ALT number ``k`` (module docstring)."""
+    if isinstance(st, str) and st in VARIANT_STATUSES:
+        return st
+    if gt is not None and any(a is not None for a in gt):
+        return "called" if k in gt else "not_called"
+    return ""
+
+
 def _stated_origin(rec: pysam.VariantRecord, mutect2: bool) -> str:
     """The origin the caller states for a record (module docstring), ``""`` when it states none."""
     info = rec.info
+    if "ORIGIN" in info and info["ORIGIN"] in VARIANT_ORIGINS:
+        return info["ORIGIN"]
     if "STATUS" in info:
         status = info["STATUS"]
         return _VARDICT_STATUS.get(status if isinstance(status, str) else status[0], "")
@@ -196,13 +212,17 @@ def read_vcf_calls(path: str | Path, sample_id: str, sheet_samples: set[str],
             counts, depth = got
             filt = ";".join(rec.filter.keys()) or "PASS"
             stated = _stated_origin(rec, mutect2)
+            smp = rec.samples[col]
+            st = smp.get("ST") if "ST" in rec.format else None
+            gt = smp.get("GT") if "GT" in rec.format else None
             for k, alt in enumerate(rec.alts, 1):
                 if alt in ("*", ".", "<NON_REF>"):
                     continue
                 rows.append({"sample_id": sample_id, "chrom": ucsc_chrom(rec.chrom), "pos": rec.pos, "ref": rec.ref,
                              "alt": alt, "ref_reads": counts[0], "alt_reads": counts[k], "depth": depth,
                              "vaf": counts[k] / depth if depth > 0 else float("nan"), "filter": filt,
-                             "stated_origin": stated, "source_file": shown, "source_record": f"line {n_header + i}: {where}"})
+                             "stated_origin": stated, "caller_status": _caller_status(st, gt, k),
+                             "source_file": shown, "source_record": f"line {n_header + i}: {where}"})
         if missing:
             raise InputError(missing, header="calls without allele counts")
     return pd.DataFrame(rows, columns=IMPORT_COLUMNS)
