@@ -28,10 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sheet-samples", type=Path,
                    help="samples.tsv: sample IDs of the whole cohort (MAF rows of other patients are skipped, "
                    "barcodes in no sheet row are errors); default: the --samples")
-    p.add_argument("--calls-origin", choices=["somatic", "germline"],
-                   help="origin of alleles whose caller states none (e.g. somatic for a tumour-normal caller)")
-    p.add_argument("--fasta", type=Path, help="indexed GRCh38 FASTA (results/reference/genome.fa.gz); needed "
-                   "with --maf (indel anchor bases, Reference_Allele check)")
+    p.add_argument("--calls-origin", nargs="*", default=[], metavar="SAMPLE=ORIGIN",
+                   help="origin (somatic or germline) of the calls of SAMPLE's file whose caller states none")
+    p.add_argument("--fasta", type=Path, help="indexed GRCh38 FASTA (results/reference/genome.fa.gz), or "
+                   "results/reference/reference.json naming it; needed with --maf (indel anchor bases, "
+                   "Reference_Allele check)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output VCF (.vcf.gz; .tbi beside)")
     p.add_argument("--table", type=Path, required=True, help="output atlas variants part (.parquet)")
     p.set_defaults(func=handler)
@@ -47,6 +48,15 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
     return out
 
 
+def _fasta(path: Path) -> Path:
+    """The FASTA itself, or the ``genome`` entry of ``results/reference/reference.json``."""
+    if path.suffix == ".json":
+        import json
+
+        return Path(json.loads(path.read_text())["genome"])
+    return path
+
+
 def handler(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -58,22 +68,31 @@ def handler(args: argparse.Namespace) -> int:
 
     types = _pairs(args.samples, "--samples")
     calls, columns = _pairs(args.calls, "--calls"), _pairs(args.calls_sample, "--calls-sample")
+    origins = _pairs(args.calls_origin, "--calls-origin")
+    bad = {k: v for k, v in origins.items() if v not in ("somatic", "germline")}
+    if bad:
+        raise UnlockError(f"--calls-origin: {bad} — use somatic or germline")
     sheet = set(types)
     if args.sheet_samples:
         sheet |= set(pd.read_csv(args.sheet_samples, sep="\t", dtype=str, comment="#")["sample_id"])
     if not calls and not args.maf:
         raise UnlockError("unlock-atlas import: give --calls SAMPLE=VCF and/or --maf")
-    tables = [read_vcf_calls(path, sample, sheet, columns.get(sample)) for sample, path in calls.items()]
+    tables = []
+    for sample, path in calls.items():
+        t = read_vcf_calls(path, sample, sheet, columns.get(sample))
+        tables.append(t.assign(stated_origin=t["stated_origin"].replace("", origins.get(sample, ""))))
     if args.maf:
         if not args.fasta:
             raise UnlockError("unlock-atlas import --maf needs --fasta (the GRCh38 reference)")
         import pysam
 
-        with pysam.FastaFile(str(args.fasta)) as fa:
+        with pysam.FastaFile(str(_fasta(args.fasta))) as fa:
             maf = read_maf_calls(args.maf, sheet, fa, {v: k for k, v in columns.items()})
-        tables.append(maf[maf["sample_id"].isin(set(types))])
+        maf = maf[maf["sample_id"].isin(set(types))]
+        fill = maf["sample_id"].map(origins).fillna("")
+        tables.append(maf.assign(stated_origin=maf["stated_origin"].where(maf["stated_origin"] != "", fill)))
     imported = pd.concat(tables, ignore_index=True)
-    variants = patient_variants(imported, args.patient, types, args.calls_origin)
+    variants = patient_variants(imported, args.patient, types)
     write_import_vcf(variants, list(types), args.output, args.patient,
                      [str(p) for p in calls.values()] + ([str(args.maf)] if args.maf else []))
     parts.write_part(variants, "variants", args.table)
