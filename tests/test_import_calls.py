@@ -310,3 +310,47 @@ def test_reimported_run_equals_its_called_variants(small_run):
     assert (m["_merge"] == "both").all() and len(m) > 0
     for col in ("alt_reads", "ref_reads", "depth", "origin", "filter", "status"):
         assert (m[f"{col}_called"].astype(str) == m[f"{col}_imported"].astype(str)).all(), col
+
+
+def imported_rerun(run, out, patient, env, cores="2"):
+    """Copy a finished run to ``out``, give ``patient``'s samples their own calls (per-sample VCFs split from the
+    run's joint VCF) in samples.tsv, and rerun the workflow from calling on (`--forcerun call_variants`)."""
+    import shutil
+    import subprocess
+
+    import pandas as pd
+    import pysam
+    import pysam.bcftools
+    from conftest import BIN, REPO
+
+    shutil.copytree(run, out, symlinks=True)
+    (out / "calls").mkdir()
+    vcf = out / "results" / "calling" / patient / f"{patient}.vcf.gz"
+    with pysam.VariantFile(str(vcf)) as vf:
+        cols = list(vf.header.samples)
+    for s in cols:
+        pysam.bcftools.view("-s", s, "-Oz", "-o", str(out / "calls" / f"{s}.vcf.gz"), str(vcf), catch_stdout=False)
+    sheet = pd.read_csv(out / "config" / "samples.tsv", sep="\t", dtype=str, keep_default_na=False)
+    sheet["calls"] = [f"calls/{s}.vcf.gz" if p == patient else "" for p, s in zip(sheet["patient_id"], sheet["sample_id"])]
+    sheet.to_csv(out / "config" / "samples.tsv", sep="\t", index=False)
+    return subprocess.run([str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(out),
+                           "--configfile", str(out / "config" / "config.yaml"), "--cores", cores,
+                           "--rerun-triggers", "mtime", "--forcerun", "call_variants"],
+                          capture_output=True, text=True, env=env, timeout=3000)
+
+
+@pytest.mark.slow
+def test_atlas_from_imported_calls_equals_the_bam_atlas(small_run, tmp_path):
+    """Issue 20 item 3: one patient of the shared small run imported from per-sample VCFs (`calls` in
+    samples.tsv) gives the same alterations and mechanisms as calling its BAMs; the only difference is the
+    detection score, which needs our background model (null for imported rows)."""
+    from conftest import SMALL_ENV
+
+    from unlock_atlas.atlas.diff import diff_atlases
+
+    r = imported_rerun(small_run, tmp_path / "imported", "UNL001", SMALL_ENV)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
+    assert "imported alleles" in (tmp_path / "imported" / "logs" / "calling" / "UNL001.log").read_text()
+    diffs, _ = diff_atlases(small_run / "results" / "atlas", tmp_path / "imported" / "results" / "atlas")
+    changed = {d.table: dict(d.changed_columns) for d in diffs if d.added or d.removed or d.changed}
+    assert set(changed) == {"variants"} and set(changed["variants"]) == {"detection_score"}, changed
