@@ -182,10 +182,13 @@ def read_vcf_calls(path: str | Path, sample_id: str, sheet_samples: set[str],
     if sample_id not in sheet_samples:
         raise InputError(Problem(shown, f"calls given for sample {sample_id!r}, which is not in samples.tsv",
                                  "add the sample to samples.tsv or drop its calls file"))
+    verbosity = pysam.set_verbosity(0)  # htslib would warn that a per-sample VCF has no index (none is needed)
     try:
         vf = pysam.VariantFile(str(path))
     except (OSError, ValueError) as e:
+        pysam.set_verbosity(verbosity)
         raise InputError(Problem(shown, f"not a readable VCF: {e}", "give a VCF 4.x file (plain or bgzipped)")) from e
+    pysam.set_verbosity(verbosity)
     with vf:
         problems = build_problems(vf.header, shown)
         if problems:
