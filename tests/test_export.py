@@ -101,6 +101,17 @@ def test_hgvsp_short_vcf2maf_forms():
     assert hgvsp_short_maf("p.T790M", "c.2369C>T", "missense_variant") == "p.T790M"
 
 
+def test_hgvsp_short_of_intronic_splice_region_variant():
+    # Genome Nexus ProteinChangeResolver (cBioPortal's annotator): splice_region_variant without a protein
+    # change -> p.X{ceil(c/3)}_splice; RB1 c.137+4A>G -> codon 46 (137 / 3 = 45.7). Without it cBioPortal's
+    # validator warns "No Amino_Acid_Change or HGVSp_Short value" and shows a generic "MUTATED".
+    assert hgvsp_short_maf("", "c.137+4A>G", "splice_region_variant&intron_variant") == "p.X46_splice"
+    assert hgvsp_short_maf("", "c.219-5del", "splice_region_variant&intron_variant") == "p.X73_splice"
+    # an exonic splice-region variant keeps its protein change; a plain intron variant gets none
+    assert hgvsp_short_maf("p.Q787=", "c.2361G>A", "splice_region_variant&synonymous_variant") == "p.Q787Q"
+    assert hgvsp_short_maf("", "c.1201-13T>A", "intron_variant") == ""
+
+
 def test_export_maf_cli(atlas_dir, tmp_path):
     from unlock_atlas.cli import main
 
@@ -118,6 +129,8 @@ def test_export_maf_cli(atlas_dir, tmp_path):
             t790m["HGVSp_Short"], t790m["t_alt_count"], t790m["t_ref_count"], t790m["t_depth"],
             t790m["Matched_Norm_Sample_Barcode"], t790m["n_alt_count"], t790m["n_depth"]) == (
         "EGFR", "chr7", "55181378", "Missense_Mutation", "p.T790M", "40", "960", "1000", "N1", "1", "300")
+    # NCBI Gene 1956 = EGFR; UniProtKB P00533 = EGFR_HUMAN (resources/export/gene_ids.tsv)
+    assert (t790m["Entrez_Gene_Id"], t790m["SWISSPROT"]) == ("1956", "P00533")
     ex19 = got.loc["T1"]
     assert (ex19["Start_Position"], ex19["End_Position"], ex19["Reference_Allele"], ex19["Tumor_Seq_Allele2"],
             ex19["Variant_Type"], ex19["Variant_Classification"]) == (
@@ -154,16 +167,23 @@ def test_export_cbioportal(atlas_dir, tmp_path):
     prow = dict(zip(patient[4].split("\t"), patient[5].split("\t")))
     assert (prow["PATIENT_ID"], prow["PROGRESSION_DAY"], prow["HAS_NORMAL"], prow["EARLY_TRIAL_AFTER"]) == (
         "P1", "300", "TRUE", "NA")
+    # survival pairs (cBioPortal: *_STATUS "0:..."/"1:...", *_MONTHS numbers): progression at day 300 is
+    # 300 / 30.4375 = 9.86 months; no death / disease-free data in the atlas -> NA (not a missing column)
+    assert (prow["PFS_STATUS"], prow["PFS_MONTHS"]) == ("1:PROGRESSION", "9.86")
+    assert [prow[c] for c in ("OS_STATUS", "OS_MONTHS", "DFS_STATUS", "DFS_MONTHS")] == ["NA"] * 4
     for banned in ("MUTATION_COUNT", "FRACTION_GENOME_ALTERED"):
         assert banned not in patient[4] and banned not in sample_lines[4]
     # discrete CNA: -2 deep deletion ... 2 amplification (cBioPortal / GISTIC levels)
     cna = pd.read_csv(out / "data_cna.txt", sep="\t", dtype=str, keep_default_na=False).set_index("Hugo_Symbol")
-    assert list(cna.columns) == ["T1", "L1"]
+    assert list(cna.columns) == ["Entrez_Gene_Id", "T1", "L1"]
+    assert cna.loc["MET", "Entrez_Gene_Id"] == "4233" and cna.loc["CDKN2A", "Entrez_Gene_Id"] == "1029"  # NCBI Gene
+    cna = cna.drop(columns="Entrez_Gene_Id")
     assert cna.loc["MET"].tolist() == ["2", "1"] and cna.loc["CDKN2A"].tolist() == ["-2", "NA"]
     cmeta = (out / "meta_cna.txt").read_text()
     assert "genetic_alteration_type: COPY_NUMBER_ALTERATION\ndatatype: DISCRETE\nstable_id: gistic\n" in cmeta
     mmeta = (out / "meta_mutations.txt").read_text()
     assert "genetic_alteration_type: MUTATION_EXTENDED\ndatatype: MAF\nstable_id: mutations\n" in mmeta
+    assert "swissprot_identifier: accession\n" in mmeta  # SWISSPROT holds accessions (P00533), not names
     muts = pd.read_csv(out / "data_mutations.txt", sep="\t", dtype=str, keep_default_na=False)
     assert sorted(muts["Tumor_Sample_Barcode"]) == ["L1", "T1"] and set(muts["Chromosome"]) == {"7"}
     lists = {p.name: dict(line.split(": ", 1) for line in p.read_text().splitlines())
@@ -186,3 +206,115 @@ def test_cbioportal_rejects_ids_it_cannot_load(atlas_dir, tmp_path):
     with pytest.raises(InputError, match="T 1/a"):
         write_study(load_atlas(atlas_dir), tmp_path / "study")
     assert not (tmp_path / "study").exists()
+
+
+def _validator():
+    """benchmarks/export/cbioportal_validate.py, or a skip saying why cBioPortal's validator is absent."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "export" / "cbioportal_validate.py"
+    spec = importlib.util.spec_from_file_location("cbioportal_validate", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclass looks the module up by name
+    spec.loader.exec_module(mod)
+    if mod.validator_script() is None:
+        pytest.skip(f"cBioPortal validateData.py not available: no cache at {mod.cache_dir()} and no cbioportal-core "
+                    f"git mirror (set CBIOPORTAL_CORE_GIT to `git clone --bare {mod.REPOSITORY}`)")
+    return mod
+
+
+def test_cbioportal_validator_accepts_the_study(atlas_dir, tmp_path):
+    """cBioPortal's own validateData.py (offline, -n, pinned cbioportal-core commit): 0 errors, 0 warnings."""
+    from unlock_atlas import load_atlas
+    from unlock_atlas.export import write_study
+
+    mod = _validator()
+    write_study(load_atlas(atlas_dir), tmp_path / "study", study_id="lung_unlock")
+    res = mod.validate(tmp_path / "study")
+    assert res.returncode in (0, 3), res.output
+    assert (res.errors, res.warnings) == ([], []), res.output
+    assert len(res.mode_warnings) == 4  # the checks -n skips (cancer types, genes, gene sets, gene panels)
+    assert "data_mutations.txt: Validation of file complete" in res.output
+    assert "data_cna.txt: Validation of file complete" in res.output
+
+
+@pytest.mark.slow
+def test_demo_study_passes_cbioportal_validator(demo_run):
+    """The demo's results/export/cbioportal/ (written by the workflow) through cBioPortal's validator."""
+    mod = _validator()
+    res = mod.validate(demo_run / "results" / "export" / "cbioportal")
+    assert (res.errors, res.warnings) == ([], []), res.output
+
+
+def test_gene_ids_table_matches_ncbi_and_uniprot():
+    # NCBI Gene / UniProtKB entries (independent of the builder): EGFR 1956 P00533, KRAS 3845 P01116,
+    # TP53 7157 P04637, BRAF 673 P15056; genes without sequence in the shared data have no accession
+    from unlock_atlas.export.genes import entrez_id, gene_ids, uniprot_accession
+
+    assert [(entrez_id(g), uniprot_accession(g)) for g in ("EGFR", "KRAS", "TP53", "BRAF")] == [
+        ("1956", "P00533"), ("3845", "P01116"), ("7157", "P04637"), ("673", "P15056")]
+    assert uniprot_accession("ERBB2") == "" and entrez_id("ERBB2") == "2064"
+    assert entrez_id("NOT_A_GENE") == "" and len(gene_ids()) == 54  # the 54 MANE Select genes of the summary
+
+
+def test_maf_follows_the_gdc_column_specification(atlas_dir, tmp_path):
+    """Every row the exporter writes, for every status/origin, against resources/export/gdc_maf_columns.tsv
+    (GDC MAF v1.0.0 + TCGA MAF 2.4.1 null/enumeration rules)."""
+    from unlock_atlas.cli import main
+    from unlock_atlas.export.maf_spec import check_maf
+
+    out = tmp_path / "all.maf"
+    assert main(["export", "maf", str(atlas_dir), "-o", str(out), "--status", "called,not_detected",
+                 "--origin", "somatic,germline"]) == 0
+    df = pd.read_csv(out, sep="\t", comment="#", dtype=str, keep_default_na=False)
+    assert len(df) == 4 and check_maf(df) == []  # T790M in L1 and T1 (not detected), exon-19 del, germline syn
+    # TCGA 2.4.1: Validation_Status not null (Untested), then Validation_Method 'none'; Sequence_Source from
+    # the SRA 1.5 library strategies ('Targeted Sequencing' is not one); Mutation_Status enumerated
+    assert set(df["Validation_Status"]) == {"Untested"} and set(df["Validation_Method"]) == {"none"}
+    assert set(df["Sequence_Source"]) == {"Other"}
+    assert sorted(df["Mutation_Status"]) == ["Germline", "Somatic", "Somatic", "Somatic"]
+
+
+def test_maf_status_of_every_atlas_origin_is_a_specification_value():
+    from unlock_atlas.contract.vocab import VARIANT_ORIGINS
+    from unlock_atlas.export.maf import MUTATION_STATUS
+    from unlock_atlas.export.maf_spec import maf_spec
+
+    allowed = maf_spec().set_index("column").loc["Mutation_Status", "allowed"].split(",")
+    assert set(MUTATION_STATUS) == set(VARIANT_ORIGINS) and set(MUTATION_STATUS.values()) <= set(allowed)
+    # clonal haematopoiesis is somatic (in blood); an artefact is no mutation: TCGA 'None'
+    assert (MUTATION_STATUS["chip"], MUTATION_STATUS["artefact"]) == ("Somatic", "None")
+
+
+def test_maf_spec_check_reports_violations(atlas_dir):
+    """The checker fails on values the specification does not allow (so a passing check means something)."""
+    from unlock_atlas import load_atlas
+    from unlock_atlas.export import build_maf
+    from unlock_atlas.export.maf_spec import check_maf
+
+    atlas = load_atlas(atlas_dir)
+    good = build_maf(atlas.table("variants"), atlas.table("samples"))
+    assert check_maf(good) == []
+    bad = good.copy()
+    bad.loc[0, "Variant_Classification"] = "Missense"          # not an enumerated class
+    bad.loc[0, "Chromosome"] = "7"                             # GDC GRCh38 MAFs write chr7
+    bad.loc[0, "Reference_Allele"] = "N"                       # A, C, G, T or '-'
+    bad.loc[1, "Entrez_Gene_Id"] = ""                          # not null ('0' for no gene)
+    bad.loc[1, "SWISSPROT"] = "EGFR_HUMAN"                     # an entry name, not an accession
+    problems = check_maf(bad)
+    assert [p.split(":")[0] for p in problems] == ["Entrez_Gene_Id", "Chromosome", "Variant_Classification",
+                                                   "Reference_Allele", "SWISSPROT"]
+    assert "columns 1-" in check_maf(good.drop(columns="Strand"))[0]
+
+
+def test_pfs_is_censored_at_the_last_tumour_sample_when_not_progressed():
+    # a patient without progression: censored (0:CENSORED) at the last tumour sample, day 120 -> 120 / 30.4375
+    # = 3.94 months; a progressed patient: 1:PROGRESSION at the progression day (61 -> 2.0 months)
+    from unlock_atlas.export.cbioportal import with_pfs
+
+    patients = pd.DataFrame({"patient_id": ["A", "B"], "progression_day": pd.array([None, 61], dtype="Int32")})
+    tumour = pd.DataFrame({"patient_id": ["A", "A", "B"], "collection_day": [-3, 120, 0]})
+    got = with_pfs(patients, tumour)
+    assert got[["pfs_status", "pfs_months"]].values.tolist() == [["0:CENSORED", 3.94], ["1:PROGRESSION", 2.0]]

@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "unlock_atlas.umi._cli",         # umi-consensus
     "unlock_atlas.qc._cli",          # qc
     "unlock_atlas.calling._cli",     # call
+    "unlock_atlas.importcalls._cli", # import
     "unlock_atlas.annotation._cli",  # annotate
     "unlock_atlas.copynumber._cli",  # copynumber
     "unlock_atlas.identity._cli",    # identity

@@ -34,21 +34,22 @@ if PON.bams:
             "--params {params.settings:q} -o results/calling/pon > {log:q} 2>&1"
 
 
+# A patient with `calls` files in samples.tsv is imported instead of called (`unlock-atlas import`,
+# docs/import.md): the same two outputs, so annotation and everything after run unchanged.
 rule call_variants:
     input:
-        bams=patient_bams,
-        bais=patient_bais,
+        bams=calling_bams,
+        bais=calling_bais,
+        calls=patient_calls,
         panel=f"{REF_DIR}/panel.bed",
         reference=f"{REF_DIR}/reference.json",
-        pon=pon_inputs,
+        pon=calling_pon,
     output:
         vcf="results/calling/{patient}/{patient}.vcf.gz",
         tbi="results/calling/{patient}/{patient}.vcf.gz.tbi",
         table=temp("results/calling/{patient}/{patient}.variants.parquet"),
     params:
-        samples=calling_args,
-        pon=f"--pon {PON_PREFIX}" if (PON.bams or PON.prefix) else "",
-        settings=CALLING_PARAMS,
+        command=call_command,
     log:
         "logs/calling/{patient}.log",
     threads: 1
@@ -58,9 +59,7 @@ rule call_variants:
     conda:
         ENV
     shell:
-        "unlock-atlas call --patient {wildcards.patient:q} {params.samples} --panel {input.panel:q} "
-        "--fasta {input.reference:q} {params.pon} --params {params.settings:q} "
-        "-o {output.vcf:q} --table {output.table:q} > {log:q} 2>&1"
+        "unlock-atlas {params.command} -o {output.vcf:q} --table {output.table:q} > {log:q} 2>&1"
 
 
 rule annotate_variants:

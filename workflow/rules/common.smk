@@ -132,6 +132,69 @@ def patient_bais(wildcards):
     return [bai_path(r.sample_id) for r in patient_samples(wildcards.patient)]
 
 
+def _calls_of(row):
+    v = getattr(row, "calls", None)
+    return v if isinstance(v, str) and v else None
+
+
+def imports_calls(patient):
+    """True when a sample of the patient has a `calls` file: its calls are imported (docs/import.md)."""
+    return any(_calls_of(r) for r in patient_samples(patient))
+
+
+def calling_bams(wildcards):
+    return [] if imports_calls(wildcards.patient) else patient_bams(wildcards)
+
+
+def calling_bais(wildcards):
+    return [] if imports_calls(wildcards.patient) else patient_bais(wildcards)
+
+
+def calling_pon(wildcards):
+    return [] if imports_calls(wildcards.patient) else pon_inputs(wildcards)
+
+
+def patient_calls(wildcards):
+    """The patient's calls files (each once: a cohort MAF may be given on several rows)."""
+    return list(dict.fromkeys(c for c in map(_calls_of, patient_samples(wildcards.patient)) if c))
+
+
+def import_args(wildcards, input):
+    """`unlock-atlas import` arguments of a patient whose calls are imported (quoted)."""
+    import shlex
+
+    rows = patient_samples(wildcards.patient)
+    words = ["import", "--patient", wildcards.patient, "--samples", *[f"{r.sample_id}={r.sample_type}" for r in rows],
+             "--sheet-samples", RUN.config["samples"]]
+    vcfs = [(r.sample_id, _calls_of(r)) for r in rows if _calls_of(r) and ".vcf" in _calls_of(r)]
+    mafs = list(dict.fromkeys(_calls_of(r) for r in rows if _calls_of(r) and ".vcf" not in _calls_of(r)))
+    if vcfs:
+        words += ["--calls", *[f"{s}={c}" for s, c in vcfs]]
+    for maf in mafs:  # one MAF per patient (a cohort MAF named on its rows)
+        words += ["--maf", maf, "--fasta", input.reference]
+    extra = [(r.sample_id, getattr(r, "calls_sample", None)) for r in rows]
+    extra = [f"{s}={c}" for s, c in extra if isinstance(c, str) and c]
+    if extra:
+        words += ["--calls-sample", *extra]
+    origins = [(r.sample_id, getattr(r, "calls_origin", None)) for r in rows]
+    origins = [f"{s}={o}" for s, o in origins if isinstance(o, str) and o]
+    if origins:
+        words += ["--calls-origin", *origins]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def call_command(wildcards, input):
+    """The calling command of a patient: `unlock-atlas call` on its BAMs, or `import` of its calls files."""
+    import shlex
+
+    if imports_calls(wildcards.patient):
+        return import_args(wildcards, input)
+    pon = f"--pon {shlex.quote(PON_PREFIX)}" if (PON.bams or PON.prefix) else ""
+    return (f"call --patient {shlex.quote(wildcards.patient)} {calling_args(wildcards, input)} "
+            f"--panel {shlex.quote(input.panel)} --fasta {shlex.quote(input.reference)} {pon} "
+            f"--params {shlex.quote(CALLING_PARAMS)}")
+
+
 def calling_args(wildcards, input):
     """`unlock-atlas call` sample arguments: --bams S=BAM ..., --normal S, --plasma S ... (quoted)."""
     import shlex

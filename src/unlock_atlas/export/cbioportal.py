@@ -1,17 +1,31 @@
 """cBioPortal study folder from the atlas (cBioPortal "File Formats" documentation).
 
 Files (https://docs.cbioportal.org/file-formats/), written into a temporary folder and swapped
-in whole (atomic):
+in whole (atomic); checked with cBioPortal's own ``validateData.py``
+(``benchmarks/export/cbioportal_validate.py``, docs/export.md):
 
-| file | content |
-|---|---|
-| ``meta_study.txt`` | study id, name, description, ``type_of_cancer`` (``mixed`` unless given), ``reference_genome: hg38``, ``add_global_case_list: true`` (the portal makes the ``_all`` list) |
-| ``data_clinical_patient.txt`` + meta | one row per patient; the 4 ``#`` header rows (display name, description, datatype STRING/NUMBER/BOOLEAN, priority) then the attribute names |
-| ``data_clinical_sample.txt`` + meta | one row per tumour sample (tissue, plasma); normals are not cBioPortal samples — they appear as ``Matched_Norm_Sample_Barcode`` |
-| ``data_mutations.txt`` + meta (``MUTATION_EXTENDED``/``MAF``, ``stable_id: mutations``) | the MAF of :mod:`.maf` (called somatic variants), ``Chromosome`` without ``chr`` as the cBioPortal examples write it |
-| ``data_cna.txt`` + meta (``COPY_NUMBER_ALTERATION``/``DISCRETE``, ``stable_id: gistic``) | gene × tumour sample, GISTIC-style levels from ``copy_number.call``: deep_deletion −2, loss −1, neutral 0, gain 1, amplification 2; ``NA`` where the gene has no call |
-| ``data_timeline_specimen.txt``, ``data_timeline_treatment.txt``, ``data_timeline_status.txt`` + metas | specimen collection days, the drug from day 0 to progression (or the last sample), progression; day 0 is the treatment start (the atlas' time origin) |
-| ``case_lists/cases_sequenced.txt``, ``cases_cna.txt``, ``cases_cnaseq.txt`` | the case lists cBioPortal requires for mutation and discrete CNA data (suffixes ``_sequenced``, ``_cna``, ``_cnaseq``) |
+* ``meta_study.txt``: study id, name, description, ``type_of_cancer`` (``mixed`` unless given),
+  ``reference_genome: hg38``, ``add_global_case_list: true`` (the portal makes the ``_all`` list).
+* ``data_clinical_patient.txt`` + meta: one row per patient; the 4 ``#`` header rows (display
+  name, description, datatype STRING/NUMBER/BOOLEAN, priority) then the attribute names. Survival
+  pairs: ``PFS_MONTHS``/``PFS_STATUS`` from the progression day (censored at the last tumour
+  sample); ``OS_*`` and ``DFS_*`` are ``NA`` (the atlas holds no death or disease-free data;
+  written so the portal records them as not available rather than missing).
+* ``data_clinical_sample.txt`` + meta: one row per tumour sample (tissue, plasma); normals are not
+  cBioPortal samples — they appear as ``Matched_Norm_Sample_Barcode``.
+* ``data_mutations.txt`` + meta (``MUTATION_EXTENDED``/``MAF``, ``stable_id: mutations``,
+  ``swissprot_identifier: accession``): the MAF of :mod:`.maf` (called somatic variants),
+  ``Chromosome`` without ``chr`` as the cBioPortal examples write it.
+* ``data_cna.txt`` + meta (``COPY_NUMBER_ALTERATION``/``DISCRETE``, ``stable_id: gistic``):
+  ``Hugo_Symbol``, ``Entrez_Gene_Id`` × tumour sample, GISTIC-style levels from
+  ``copy_number.call``: deep_deletion −2, loss −1, neutral 0, gain 1, amplification 2; ``NA``
+  where the gene has no call.
+* ``data_timeline_specimen.txt``, ``data_timeline_treatment.txt``, ``data_timeline_status.txt``
+  + metas: specimen collection days, the drug from day 0 to progression (or the last sample),
+  progression; day 0 is the treatment start (the atlas' time origin).
+* ``case_lists/cases_sequenced.txt``, ``cases_cna.txt``, ``cases_cnaseq.txt``: the case lists
+  cBioPortal requires for mutation and discrete CNA data (suffixes ``_sequenced``, ``_cna``,
+  ``_cnaseq``).
 
 IDs must match ``[A-Za-z0-9._-]+`` (cBioPortal's rule for PATIENT_ID / SAMPLE_ID); the atlas'
 pseudonyms (12 hex characters) always do, raw IDs that do not are reported together as an
@@ -28,6 +42,7 @@ import pandas as pd
 
 from ..atomic import atomic_dir
 from ..errors import InputError, Problem
+from .genes import entrez_id
 from .maf import build_maf
 
 #: copy_number.call -> cBioPortal discrete CNA level (GISTIC 2.0 convention, cBioPortal docs).
@@ -49,7 +64,17 @@ PATIENT_ATTRS = [
     ("early_trial_after", "EARLY_TRIAL_AFTER", "Early Trial After Progression",
      "Treated in an early-phase trial after progression", "BOOLEAN", 1),
     ("has_normal", "HAS_NORMAL", "Matched Normal", "A matched white-cell normal was sequenced", "BOOLEAN", 1),
+    ("pfs_status", "PFS_STATUS", "Progression Free Status",
+     "1:PROGRESSION on the drug, or 0:CENSORED at the last tumour sample", "STRING", 1),
+    ("pfs_months", "PFS_MONTHS", "Progress Free Survival (Months)",
+     "Months (days / 30.4375) from treatment start to progression or censoring", "NUMBER", 1),
+    ("", "OS_STATUS", "Overall Survival Status", "Not held by the atlas (NA)", "STRING", 1),
+    ("", "OS_MONTHS", "Overall Survival (Months)", "Not held by the atlas (NA)", "NUMBER", 1),
+    ("", "DFS_STATUS", "Disease Free Status", "Not held by the atlas (NA)", "STRING", 1),
+    ("", "DFS_MONTHS", "Disease Free (Months)", "Not held by the atlas (NA)", "NUMBER", 1),
 ]
+#: days per month for *_MONTHS (365.25 / 12, the Julian-year month survival analyses use)
+DAYS_PER_MONTH = 30.4375
 SAMPLE_ATTRS = [
     ("patient_id", "PATIENT_ID", "Patient Identifier", "Patient identifier (pseudonym)", "STRING", 1),
     ("sample_id", "SAMPLE_ID", "Sample Identifier", "Sample identifier (pseudonym)", "STRING", 1),
@@ -82,7 +107,7 @@ def clinical_text(df: pd.DataFrame, attrs: list[tuple]) -> str:
              "#" + "\t".join(a[4] for a in attrs), "#" + "\t".join(str(a[5]) for a in attrs),
              "\t".join(a[1] for a in attrs)]
     for rec in df.to_dict("records"):
-        lines.append("\t".join(_value(rec.get(a[0]), a[4]) for a in attrs))
+        lines.append("\t".join(_value(rec.get(a[0]) if a[0] else None, a[4]) for a in attrs))
     return "\n".join(lines) + "\n"
 
 
@@ -100,8 +125,18 @@ def _check_ids(patients: pd.DataFrame, samples: pd.DataFrame, atlas_dir: Path) -
         raise InputError(problems, header="IDs not valid for cBioPortal")
 
 
+def with_pfs(patients: pd.DataFrame, tumour: pd.DataFrame) -> pd.DataFrame:
+    """``patients`` plus ``pfs_status``/``pfs_months``: progression at ``progression_day``, else
+    censored at the patient's last tumour sample (day 0 if none), in months of :data:`DAYS_PER_MONTH`."""
+    last = tumour.groupby("patient_id")["collection_day"].max()
+    prog = patients["progression_day"]
+    end = prog.astype("Float64").fillna(patients["patient_id"].map(last).astype("Float64").clip(lower=0).fillna(0))
+    return patients.assign(pfs_status=prog.notna().map({True: "1:PROGRESSION", False: "0:CENSORED"}),
+                           pfs_months=(end / DAYS_PER_MONTH).round(2))
+
+
 def cna_matrix(copy_number: pd.DataFrame, sample_ids: list[str]) -> pd.DataFrame:
-    """Hugo_Symbol × sample matrix of discrete levels (text; ``NA`` = no call for that gene/sample)."""
+    """``Hugo_Symbol``, ``Entrez_Gene_Id`` × sample matrix of discrete levels (text; ``NA`` = no call)."""
     cn = copy_number[copy_number["sample_id"].isin(sample_ids)]
     level = cn["call"].map(CNA_LEVELS)
     wide = cn.assign(level=level).pivot_table(index="gene", columns="sample_id", values="level", aggfunc="first")
@@ -109,6 +144,7 @@ def cna_matrix(copy_number: pd.DataFrame, sample_ids: list[str]) -> pd.DataFrame
     wide = wide.reindex(columns=cols).sort_index()
     out = wide.apply(lambda col: col.map(lambda v: "NA" if pd.isna(v) else str(int(v))))
     out.index.name = "Hugo_Symbol"
+    out.insert(0, "Entrez_Gene_Id", [entrez_id(g) for g in out.index])
     return out.reset_index()
 
 
@@ -135,6 +171,7 @@ def write_study(atlas, out_dir: str | Path, study_id: str = "unlock_atlas", name
     name = name or f"Unlock resistance atlas ({study_id})"
     description = description or (f"Targeted sequencing of {len(sample_ids)} tissue and plasma samples from "
                                   f"{len(patients)} patients before and on targeted therapy (unlock-atlas export).")
+    patients = with_pfs(patients, tumour)
     counts = {"patients": len(patients), "samples": len(sample_ids), "mutations": 0, "cna_genes": 0}
     sid = study_id
     with atomic_dir(out_dir) as tmp:
@@ -157,6 +194,7 @@ def write_study(atlas, out_dir: str | Path, study_id: str = "unlock_atlas", name
             (tmp / "meta_mutations.txt").write_text(_meta(
                 cancer_study_identifier=sid, genetic_alteration_type="MUTATION_EXTENDED", datatype="MAF",
                 stable_id="mutations", show_profile_in_analysis_tab="true", profile_name="Mutations",
+                swissprot_identifier="accession",
                 profile_description="Called somatic mutations (targeted panel; unlock-atlas calling, MANE Select "
                                     "annotation)", data_filename="data_mutations.txt"))
             genotyped = set(variants["sample_id"].astype(str))
@@ -164,7 +202,7 @@ def write_study(atlas, out_dir: str | Path, study_id: str = "unlock_atlas", name
         cna_samples: list[str] = []
         if copy_number is not None and len(copy_number):
             mat = cna_matrix(copy_number, sample_ids)
-            cna_samples = [c for c in mat.columns if c != "Hugo_Symbol"]
+            cna_samples = [c for c in mat.columns if c not in ("Hugo_Symbol", "Entrez_Gene_Id")]
             mat.to_csv(tmp / "data_cna.txt", sep="\t", index=False, lineterminator="\n")
             counts["cna_genes"] = len(mat)
             (tmp / "meta_cna.txt").write_text(_meta(

@@ -6,9 +6,11 @@ is :func:`unlock_atlas.domain.is_somatic`, origin somatic with FILTER PASS).
 Columns are the 34 standard columns of the GDC MAF specification
 (https://docs.gdc.cancer.gov/Data/File_Formats/MAF_Format/) in their order, then the
 annotation and count columns analysts and cBioPortal use (``HGVSc``, ``HGVSp``,
-``HGVSp_Short``, ``Transcript_ID``, ``t_depth``, ``t_ref_count``, ``t_alt_count``,
+``HGVSp_Short``, ``Transcript_ID``, ``SWISSPROT``, ``Exon_Number``, ``t_depth``, ``t_ref_count``, ``t_alt_count``,
 ``n_depth``, ``n_ref_count``, ``n_alt_count``), then atlas columns (``RefSeq``,
-``Consequence``, ``FILTER``, ``t_vaf``, ``Origin``, ``Sample_Type``).
+``Consequence``, ``FILTER``, ``t_vaf``, ``Origin``, ``Sample_Type``). Every column up to
+``FILTER`` is checked against the specification table ``resources/export/gdc_maf_columns.tsv``
+(:func:`unlock_atlas.export.maf_spec.check_maf`: types, allowed values, nulls).
 
 Rules (each from the GDC specification or, where it is silent, from vcf2maf 1.6, the converter
 cBioPortal documents — https://github.com/mskcc/vcf2maf):
@@ -29,10 +31,17 @@ cBioPortal documents — https://github.com/mskcc/vcf2maf):
 * **Tumor_Seq_Allele1** = ``Reference_Allele`` (heterozygous somatic call; cBioPortal then reads
   the variant from ``Tumor_Seq_Allele2``). **Matched_Norm_Sample_Barcode** is the patient's
   normal sample (``samples`` table); ``n_*`` counts come from that normal's row of the same
-  variant. **Mutation_Status** is the origin capitalised (``Somatic``, ``Germline``, ``Chip``,
-  ``Artefact``). **Chromosome** keeps the UCSC ``chr`` prefix (GDC GRCh38 MAFs do).
-* **Entrez_Gene_Id** is empty: the atlas carries no Entrez IDs (cBioPortal resolves genes by
-  ``Hugo_Symbol``). ``Hugo_Symbol`` is ``Unknown`` for an unannotated allele (GDC).
+  variant. **Mutation_Status** is the specification's value for the origin (:data:`MUTATION_STATUS`:
+  somatic, chip and ch_not_excluded -> ``Somatic`` (clonal haematopoiesis is somatic too; the
+  ``Origin`` column keeps the atlas value), germline -> ``Germline``, artefact -> ``None``).
+  **Validation_Status** ``Untested`` and **Validation_Method** ``none`` (no orthogonal validation;
+  TCGA MAF 2.4.1 requires both). **Sequence_Source** ``Other``: the specification allows only SRA 1.5
+  library strategies, which have no targeted-capture value. **Chromosome** keeps the UCSC ``chr`` prefix (GDC GRCh38 MAFs do).
+* **Entrez_Gene_Id** is the NCBI Gene ID and **SWISSPROT** the UniProtKB accession (the column
+  vcf2maf/VEP write; cBioPortal draws Pfam domains of that isoform) from
+  ``resources/export/gene_ids.tsv`` (:mod:`.genes`); for a gene the table lacks, ``0`` (as the
+  specification says for no gene) and empty.
+  ``Hugo_Symbol`` is ``Unknown`` for an unannotated allele (GDC).
 """
 
 from __future__ import annotations
@@ -44,7 +53,11 @@ import pandas as pd
 
 from ..atomic import atomic_path
 from ..domain import is_somatic
+from .genes import entrez_id, uniprot_accession
 
+#: atlas origin -> MAF Mutation_Status (TCGA MAF 2.4.1 enumeration; see the module docstring)
+MUTATION_STATUS = {"somatic": "Somatic", "chip": "Somatic", "ch_not_excluded": "Somatic", "germline": "Germline",
+                   "artefact": "None"}
 #: The 34 standard GDC MAF columns, in order.
 GDC_COLUMNS = [
     "Hugo_Symbol", "Entrez_Gene_Id", "Center", "NCBI_Build", "Chromosome", "Start_Position", "End_Position",
@@ -55,8 +68,8 @@ GDC_COLUMNS = [
     "Mutation_Status", "Sequencing_Phase", "Sequence_Source", "Validation_Method", "Score", "BAM_File",
     "Sequencer", "Tumor_Sample_UUID", "Matched_Norm_Sample_UUID",
 ]
-ANNOTATION_COLUMNS = ["HGVSc", "HGVSp", "HGVSp_Short", "Transcript_ID", "Exon_Number", "t_depth", "t_ref_count",
-                      "t_alt_count", "n_depth", "n_ref_count", "n_alt_count"]
+ANNOTATION_COLUMNS = ["HGVSc", "HGVSp", "HGVSp_Short", "Transcript_ID", "SWISSPROT", "Exon_Number", "t_depth",
+                      "t_ref_count", "t_alt_count", "n_depth", "n_ref_count", "n_alt_count"]
 ATLAS_COLUMNS = ["RefSeq", "Consequence", "FILTER", "t_vaf", "Origin", "Sample_Type"]
 MAF_COLUMNS = GDC_COLUMNS + ANNOTATION_COLUMNS + ATLAS_COLUMNS
 
@@ -115,9 +128,15 @@ def variant_classification(consequence: str | None, variant_type: str) -> str:
 
 
 def hgvsp_short_maf(hgvsp_short: str | None, hgvsc: str | None, consequence: str | None) -> str:
-    """vcf2maf's ``HGVSp_Short``: ``p.Q787Q`` for synonymous, ``p.X{n}_splice`` for splice sites."""
+    """vcf2maf's ``HGVSp_Short``: ``p.Q787Q`` for synonymous, ``p.X{n}_splice`` for splice sites.
+
+    A splice-region variant without a protein change (intronic, e.g. ``c.137+4A>G``) also gets
+    ``p.X{n}_splice``, as Genome Nexus (cBioPortal's annotator, ``ProteinChangeResolver``) writes it;
+    its position rule ceil(c / 3) equals vcf2maf's round((c + c mod 3) / 3) for every c.
+    """
     term = (consequence or "").split("&")[0]
-    if term in ("splice_acceptor_variant", "splice_donor_variant"):
+    splice_region = term == "splice_region_variant" and not hgvsp_short
+    if term in ("splice_acceptor_variant", "splice_donor_variant") or splice_region:
         m = _C_POS.match(hgvsc or "")
         if m and not (hgvsc or "").startswith(("c.-", "c.*")):
             c = max(int(m.group(1)), 1)
@@ -159,16 +178,19 @@ def build_maf(variants: pd.DataFrame, samples: pd.DataFrame, statuses: tuple[str
         gene = r.gene if isinstance(r.gene, str) and r.gene else "Unknown"
         row = dict.fromkeys(MAF_COLUMNS, "")
         row.update({
-            "Hugo_Symbol": gene, "Center": ".", "NCBI_Build": "GRCh38", "Chromosome": str(r.chrom),
+            "Hugo_Symbol": gene, "Entrez_Gene_Id": entrez_id(gene) or "0", "Center": ".", "NCBI_Build": "GRCh38",
+            "Chromosome": str(r.chrom),
             "Start_Position": str(start), "End_Position": str(end), "Strand": "+",
             "Variant_Classification": variant_classification(_s(r.consequence), vtype), "Variant_Type": vtype,
             "Reference_Allele": ref_a, "Tumor_Seq_Allele1": ref_a, "Tumor_Seq_Allele2": alt_a,
             "Tumor_Sample_Barcode": str(r.sample_id), "Matched_Norm_Sample_Barcode": norm_id,
             "Match_Norm_Seq_Allele1": ref_a if norm_id else "", "Match_Norm_Seq_Allele2": ref_a if norm_id else "",
-            "Mutation_Status": str(r.origin).capitalize(), "Sequence_Source": "Targeted Sequencing",
+            "Validation_Status": "Untested", "Validation_Method": "none",
+            "Mutation_Status": MUTATION_STATUS.get(str(r.origin), "Unknown"), "Sequence_Source": "Other",
             "HGVSc": _s(r.hgvsc), "HGVSp": _s(r.hgvsp),
             "HGVSp_Short": hgvsp_short_maf(_s(r.hgvsp_short), _s(r.hgvsc), _s(r.consequence)),
-            "Transcript_ID": _s(r.transcript), "t_depth": _count(r.depth), "t_ref_count": _count(r.ref_reads),
+            "Transcript_ID": _s(r.transcript), "SWISSPROT": uniprot_accession(gene), "t_depth": _count(r.depth),
+            "t_ref_count": _count(r.ref_reads),
             "t_alt_count": _count(r.alt_reads),
             "n_depth": _count(n["depth"]) if n is not None else "",
             "n_ref_count": _count(n["ref_reads"]) if n is not None else "",

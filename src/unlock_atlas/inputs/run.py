@@ -32,10 +32,10 @@ logger = logging.getLogger(__name__)
 PATIENT_COLUMNS = ["patient_id", "tumour_type", "drug", "treatment_start", "progression_day", "best_response",
                    "early_trial_after", "drug_class", "targets"]
 SAMPLE_COLUMNS = ["patient_id", "sample_id", "sample_type", "timepoint", "collection_day", "bam", "fastq_1",
-                  "fastq_2", "scrna", "purity", "histology", "line"]
+                  "fastq_2", "scrna", "purity", "histology", "line", "calls", "calls_sample", "calls_origin"]
 _DTYPES = {"progression_day": "Int64", "collection_day": "Int64", "early_trial_after": "boolean", "purity": "Float64",
            "line": "Int64", "start_day": "Int64", "end_day": "Int64"}
-_FILE_COLUMNS = ("bam", "fastq_1", "fastq_2", "scrna")
+_FILE_COLUMNS = ("bam", "fastq_1", "fastq_2", "scrna", "calls")
 
 
 @dataclass
