@@ -66,8 +66,8 @@ PATIENTS = pa.schema([
 
 SAMPLES = pa.schema([
     _f("patient_id", pa.string(), _PATIENT_ID, nullable=False),
-    _f("sample_id", pa.string(), "sample identifier; a keyed pseudonym (12 hex characters of HMAC-SHA256) when privacy.pseudonymise is on",
-       nullable=False),
+    _f("sample_id", pa.string(), "sample identifier; a keyed pseudonym (12 hex characters of HMAC-SHA256) when "
+       "privacy.pseudonymise is on", nullable=False),
     _f("sample_type", pa.string(), "tissue biopsy, plasma cfDNA or white-cell normal", nullable=False,
        allowed=SAMPLE_TYPES),
     _f("timepoint", pa.string(), "collection timepoint relative to the drug (null for the normal)", allowed=TIMEPOINTS),

@@ -11,26 +11,26 @@ Method (docs/singlecell.md gives the sources of each choice):
    the reference; genes ordered by ``var['chromosome','start']``; genes with a mean of >= 0.1 counts
    (inferCNV's cutoff); window = infercnvpy's default 100 genes, shrunk to n_genes / 88 (at least 25)
    for small gene sets (never longer than half an average chromosome arm).
-3. **Arm-level profile**: per cell, the median of its windows on each chromosome half (p = first
-   half; gene positions carry no centromeres) — arm-level gains/losses are the commonest somatic
-   copy changes (Taylor et al., Cancer Cell 2018), while cell-type expression programmes (e.g.
-   HLA on 6p in immune references, myelin genes in oligodendrocytes) move a few windows, which the
-   median ignores.
+3. **Arm-level profile** (refinement pass): per cell, the median of its windows on each chromosome
+   half (p = first half; gene positions carry no centromeres) — arm-level gains/losses are the
+   commonest somatic copy changes (Taylor et al., Cancer Cell 2018), while cell-type expression
+   programmes (e.g. HLA on 6p in immune references, myelin genes in oligodendrocytes) move a few
+   windows, which the median ignores.
 4. **Clone correlation** (Tirosh et al., Science 2016; Nature 2016): Pearson correlation of the cell's
-   arm profile with the clone profile = mean arm profile of the top 10 % candidates by CNV signal
-   (mean square), averaged over the cell's 15 nearest neighbours in CNV space (PCA of ``X_cnv``).
+   profile with the clone profile (mean of the top 10 % candidates by CNV signal, mean square),
+   averaged over the cell's 15 nearest neighbours in CNV space (PCA of ``X_cnv``). Refinement pass:
+   arm profiles. Final pass: the windows themselves, as issue 7 (finer than 44 arm medians, once the
+   lineage's own expression is in the reference).
 5. **Reference refinement** (the CopyKAT / SCEVAN idea of finding confident diploid cells in the
    data): a Gaussian mixture on the candidates' scores, 1 to 5 components chosen by BIC (several
    clones give several modes); when there is more than one and the lowest component's mean is nearer
    the reference cells' mean score than the next component's, that component's candidates are taken
-   as diploid (copy-number-quiet) cells, added to the reference (a second category) and steps 2-4
+   as diploid (copy-number-quiet) cells, added to the reference (a second category) and inferCNV is
    rerun. Non-malignant cells of the tumour's own
    lineage (normal epithelium, oligodendrocytes, melanocytes) then stop looking aneuploid merely for
    expressing lineage genes the immune reference lacks.
-6. Threshold = 99th percentile of the final reference cells' score (scores against each CNV
-   cluster's own clone profile, Leiden on the CNV PCA, so several clones or tumours are each
-   scored against their own); ``malignant`` = candidate, not taken as diploid, and score above the
-   threshold.
+6. Threshold = 99th percentile of the final reference cells' score; ``malignant`` = candidate, not
+   taken as diploid, and score above the threshold.
 
 When the calls cannot be made, ``malignant`` is null (unknown) for every cell — never False — and the
 summary says ``status: not_run`` with the reason; ``sc tables`` copies both into the atlas
@@ -170,38 +170,16 @@ def _corr(rows: np.ndarray, profiles: np.ndarray) -> np.ndarray:
     return np.where(den > 0, (a * b).sum(axis=1) / np.where(den > 0, den, 1.0), 0.0)
 
 
-def cnv_clusters(emb: np.ndarray, seed: int) -> np.ndarray:
-    """Leiden clusters (resolution 1, 15 neighbours) of the CNV-space PCA: infercnvpy's own
-    ``pp.neighbors`` + ``tl.leiden`` defaults on ``X_cnv``."""
-    import scanpy as sc
-
-    tmp = AnnData(np.zeros((emb.shape[0], 1), dtype=np.float32))
-    tmp.obsm["X_cnv_pca"] = emb
-    sc.pp.neighbors(tmp, n_neighbors=min(SMOOTH_K, emb.shape[0] - 1), use_rep="X_cnv_pca", random_state=seed)
-    sc.tl.leiden(tmp, resolution=1.0, flavor="igraph", n_iterations=2, directed=False, random_state=seed)
-    return tmp.obs["leiden"].astype(str).to_numpy()
-
-
-def _clone_scores(xc: np.ndarray, arms: np.ndarray, cand: np.ndarray, seed: int, per_clone: bool) -> np.ndarray:
-    """Clone correlation of every cell (step 4), smoothed over ``SMOOTH_K`` CNV-space neighbours.
-
-    ``per_clone`` False: one clone profile, the mean of the top ``TOP_FRACTION`` candidates by CNV
-    signal (used to find diploid candidates). True: each CNV cluster's own profile (mean of its
-    candidates; of all its cells when it has none), so that several clones or tumours in one sample
-    are each scored against their own profile (Tirosh 2016 scored each tumour against its own)."""
+def _clone_scores(xc: np.ndarray, profiles: np.ndarray, cand: np.ndarray, seed: int) -> np.ndarray:
+    """Clone correlation of every cell (step 4): Pearson correlation of its ``profiles`` row (arm
+    medians in the refinement pass, the windows ``xc`` themselves in the final pass) with the clone
+    profile — the mean of the top ``TOP_FRACTION`` candidates by CNV signal (mean square) — averaged
+    over ``SMOOTH_K`` nearest neighbours in CNV space (PCA of ``xc``)."""
+    signal = (profiles ** 2).mean(axis=1)
+    top = cand & (signal >= np.quantile(signal[cand], 1 - TOP_FRACTION))
+    raw = _corr(profiles, np.broadcast_to(profiles[top].mean(axis=0), profiles.shape))
     n_comp = int(min(20, xc.shape[1] - 1, xc.shape[0] - 1))
     emb = PCA(n_components=n_comp, random_state=seed).fit_transform(xc) if n_comp >= 2 else xc
-    if per_clone:
-        clusters = cnv_clusters(emb, seed)
-        prof = np.zeros_like(arms)
-        for c in np.unique(clusters):
-            m = clusters == c
-            prof[m] = arms[m & cand].mean(axis=0) if (m & cand).any() else arms[m].mean(axis=0)
-    else:
-        signal = (arms ** 2).mean(axis=1)
-        top = cand & (signal >= np.quantile(signal[cand], 1 - TOP_FRACTION))
-        prof = np.broadcast_to(arms[top].mean(axis=0), arms.shape)
-    raw = _corr(arms, prof)
     k = int(min(SMOOTH_K, xc.shape[0]))
     _, idx = NearestNeighbors(n_neighbors=k).fit(emb).kneighbors(emb)
     return raw[idx].mean(axis=1)
@@ -298,7 +276,7 @@ def call_malignant(adata: AnnData, seed: int = 0, positions_from: str = "var",
     window = int(min(WINDOW, max(MIN_WINDOW, n_used // 88)))
     groups = np.where(seed_ref, types.to_numpy(), "query").astype(object)
     xc = _infercnv(work, groups, ref_types, window)
-    score = _clone_scores(xc, work.obsm["X_cnv_arms"], cand, seed, per_clone=False)
+    score = _clone_scores(xc, work.obsm["X_cnv_arms"], cand, seed)
     diploid = diploid_component(score, cand, seed_ref, seed)
     ref = seed_ref | diploid
     if ref.sum() < MIN_REFERENCE_CELLS:
@@ -308,7 +286,7 @@ def call_malignant(adata: AnnData, seed: int = 0, positions_from: str = "var",
         dip_cat = f"diploid {lp.lineage}"
         groups[diploid] = dip_cat
         xc = _infercnv(work, groups, [*ref_types, dip_cat], window)
-    score = _clone_scores(xc, work.obsm["X_cnv_arms"], cand & ~diploid, seed, per_clone=True)
+    score = _clone_scores(xc, xc, cand & ~diploid, seed)
     adata.obsm["X_cnv"] = work.obsm["X_cnv"]
     adata.uns["cnv"] = work.uns["cnv"]
     thr = float(np.quantile(score[ref], REF_QUANTILE))
