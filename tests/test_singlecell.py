@@ -18,7 +18,7 @@ from unlock_atlas.contract import schema_sc_programs as sc_prog
 from unlock_atlas.errors import InputError
 from unlock_atlas.singlecell import _cli, load_markers, load_programmes
 from unlock_atlas.singlecell.preprocess import detect_input
-from unlock_atlas.singlecell.simulate import genome_layout, patient_cnv, simulate_sample
+from unlock_atlas.singlecell.simulate import LAYOUT_TYPES, genome_layout, patient_cnv, simulate_sample
 from unlock_atlas.singlecell.tables import write_tables
 
 
@@ -28,7 +28,9 @@ def test_cited_gene_sets_loaded_as_given():
     assert m["epithelial"].genes == ("EPCAM", "KRT8", "KRT18", "KRT19", "CDH1")
     assert m["NK cell"].genes == ("NKG7", "GNLY", "KLRD1")
     assert "PTPRC" not in {g for s in m.values() for g in s.genes}  # pan-immune is a state, not a type
-    assert all(s.verified for s in m.values())
+    # the original types are verified; the tumour-site types of issue 24 are recalled ([R]) and flagged
+    assert all(m[t].verified for t in LAYOUT_TYPES)
+    assert not m["melanocyte"].verified and not m["microglia"].verified
     p = load_programmes()
     assert p["mpas"].genes == ("PHLDA1", "SPRY2", "SPRY4", "DUSP4", "DUSP6", "CCND1", "EPHA2", "EPHA4", "ETV4", "ETV5")
     assert p["mpas"].method == "zsum_sqrt_n"
@@ -95,6 +97,21 @@ def test_simulator_plants_what_it_says():
         return norm[mal][:, sel].sum() / norm[mal].shape[0] / (norm[nm][:, sel].sum() / norm[nm].shape[0])
 
     assert ratio(gain) > 1.2 and ratio(loss) < 0.8
+
+
+def test_later_marker_types_do_not_move_the_simulated_genome(monkeypatch):
+    """Markers added after the original eleven types take filler slots only: the layout without them
+    (what the simulator produced before issue 24) differs only by those slots' names."""
+    from unlock_atlas.singlecell import simulate as sim_mod
+
+    new = genome_layout(3000)
+    full = sim_mod.load_markers()
+    monkeypatch.setattr(sim_mod, "load_markers", lambda: {t: full[t] for t in LAYOUT_TYPES})
+    old = genome_layout(3000)
+    assert (new[["chromosome", "start", "end"]].to_numpy() == old[["chromosome", "start", "end"]].to_numpy()).all()
+    moved = new["gene"] != old["gene"]
+    assert old.loc[moved, "gene"].str.startswith("SIMG").all()
+    assert set(new.loc[moved, "gene"]) == {g for t, s in full.items() if t not in LAYOUT_TYPES for g in s.genes}
 
 
 def _annotated_stub():

@@ -2,8 +2,12 @@
 # (QC, doublets, clustering, cell types, malignant calls, programme scores) -> atlas parts
 # sc_composition and sc_programs. Needs: TABLE_PARTS, SAMPLE_ROW, RUN, ENV, *_from_input (common.smk).
 
+from pandas import isna as pd_isna
+
 # (patient, sample) of every sample with single-cell data
 SC_SAMPLES = [(r.patient_id, r.sample_id) for r in SAMPLE_ROW.values() if isinstance(r.scrna, str) and r.scrna]
+# patient -> tumour type (patients.tsv): sets the expected malignant lineage of `sc annotate`
+SC_TUMOUR_TYPE = {str(p): ("" if pd_isna(t) else str(t)) for p, t in zip(RUN.patients["patient_id"], RUN.patients["tumour_type"])}
 SC_BY_PATIENT = {}  # patient -> its samples with single-cell data (classify's input, without a scan per patient)
 for _p, _s in SC_SAMPLES:
     SC_BY_PATIENT.setdefault(_p, []).append(_s)
@@ -21,6 +25,7 @@ rule sc_annotate:
         "logs/singlecell/{patient}/{sample}.annotate.log",
     params:
         seed=lambda wildcards: 0,
+        tumour_type=lambda wildcards: SC_TUMOUR_TYPE.get(wildcards.patient, ""),
     threads: 2
     resources:
         # ~1 GB per 10,000 cells of a gzip h5ad of ~50 MB; the 100,000-cell benchmark peaks < 12 GB
@@ -30,6 +35,7 @@ rule sc_annotate:
         ENV
     shell:
         "unlock-atlas sc annotate {input.h5ad:q} -o {output:q} --seed {params.seed} --gtf {input.gtf:q} "
+        "--tumour-type {params.tumour_type:q} "
         "> {log:q} 2>&1"
 
 

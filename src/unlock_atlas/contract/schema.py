@@ -29,7 +29,7 @@ from .vocab import BEST_RESPONSES, QC_STATUS, RESISTANCE_TYPES, SAMPLE_TYPES, TI
 #: or columns are added (1.1: alterations, mechanisms, ctdna, cohort_summary, sc_composition,
 #: sc_programs, variants.hgvsp_short; 1.2: sc_composition.malignant_status/malignant_note; 1.3:
 #: treatments, samples.line, alterations.line, mechanisms.line, variants.allele_id, mechanisms.rule and
-#: its structured evidence columns),
+#: its structured evidence columns, sc_composition.malignant_lineage/cnv_reference),
 #: MAJOR when a column changes meaning or disappears.
 SCHEMA_VERSION = "1.3"
 
@@ -61,9 +61,8 @@ PATIENTS = pa.schema([
 
 SAMPLES = pa.schema([
     _f("patient_id", pa.string(), _PATIENT_ID, nullable=False),
-    _f("sample_id", pa.string(), "sample identifier; a keyed pseudonym (12 hex characters of HMAC-SHA256) "
-       "when privacy.pseudonymise is on",
-       nullable=False),
+    _f("sample_id", pa.string(), "sample identifier; a keyed pseudonym (12 hex characters of HMAC-SHA256) when "
+       "privacy.pseudonymise is on", nullable=False),
     _f("sample_type", pa.string(), "tissue biopsy, plasma cfDNA or white-cell normal", nullable=False,
        allowed=SAMPLE_TYPES),
     _f("timepoint", pa.string(), "collection timepoint relative to the drug (null for the normal)", allowed=TIMEPOINTS),

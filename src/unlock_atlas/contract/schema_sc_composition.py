@@ -18,15 +18,24 @@ SCHEMA = pa.schema([
     field_doc("cell_type", pa.string(), "cell type from ScType marker scores (positive minus negative markers, "
               "resources/singlecell/cell_type_markers.tsv) of over-clustered Leiden clusters; 'unassigned' when "
               "no marker set's cluster-mean score (and its positive part) reaches 0.25", nullable=False),
-    field_doc("malignant", pa.bool_(), "malignant call of these cells (epithelial AND inferred copy-number "
-              "correlation above the non-epithelial reference's 99th percentile); null = not determinable "
-              "(malignant_status not_run)"),
+    field_doc("malignant", pa.bool_(), "malignant call of these cells: not a copy-number reference cell AND "
+              "inferred copy-number profile correlated with its clone above the reference cells' 99th percentile "
+              "(reference: cells not of the tumour type's expected lineage, see malignant_lineage and cnv_reference); "
+              "null = not determinable (malignant_status not_run)"),
     field_doc("malignant_status", pa.string(), "whether malignant-cell calling ran for this sample: called, or "
               "not_run (malignant is then null in every row of the sample and malignant_note says why)",
               allowed=MALIGNANT_STATUS),
     field_doc("malignant_note", pa.string(), "why malignant calls were not made (e.g. too few genes with "
-              "genomic positions in the configured reference GTF, no epithelial cells, fewer than 20 "
-              "non-epithelial reference cells); null when called"),
+              "genomic positions in the configured reference GTF, fewer than 5 marker-confident reference cells, "
+              "fewer than 20 reference cells after refinement); null when called"),
+    field_doc("malignant_lineage", pa.string(), "expected lineage of the malignant cells from the patient's tumour_type "
+              "(resources/singlecell/tumour_lineage.tsv: epithelial, melanocytic, glial, mesenchymal, B cell), or "
+              "'agnostic' when the tumour type is not listed or not given (any non-immune cell may be malignant); "
+              "null in atlases of samples annotated before schema 1.3"),
+    field_doc("cnv_reference", pa.string(), "the sample's copy-number reference: its cell types (cells confidently "
+              "not of malignant_lineage: immune, plus stromal/endothelial when the lineage is known and not "
+              "mesenchymal), their cell count, and the copy-number-quiet cells added by the refinement step; null when "
+              "not recorded"),
     field_doc("n_cells", pa.int32(), "cells of this cell type (and malignant status) after QC and doublet removal",
               nullable=False, unit="cells"),
     field_doc("fraction", pa.float64(), "n_cells / n_cells_total", nullable=False, unit="fraction"),

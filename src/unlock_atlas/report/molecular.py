@@ -189,6 +189,30 @@ def malignant_not_run(comp: pd.DataFrame) -> dict[str, str]:
             for sid, note in zip(nr["sample_id"], nr["malignant_note"])}
 
 
+def malignant_calls_table(comp: pd.DataFrame) -> str:
+    """Per biopsy: expected malignant lineage, call status (called / not run + reason), malignant cells
+    and their share, and the copy-number reference (sc_composition; columns absent in older atlases
+    are shown as not recorded)."""
+    rows = []
+    for sid, g in comp.groupby("sample_id", sort=True):
+        first = g.iloc[0]
+        status = str(first.get("malignant_status", "called") or "called")
+        note = first.get("malignant_note")
+        called = status == "called"
+        n_mal = int(g.loc[g["malignant"].fillna(False).astype(bool), "n_cells"].sum()) if called else None
+        total = int(first["n_cells_total"])
+        lineage, ref = first.get("malignant_lineage"), first.get("cnv_reference")
+        rows.append([escape(str(sid)), escape(str(first["timepoint"] or "").replace("_", " ")),
+                     escape(str(lineage)) if isinstance(lineage, str) else "not recorded",
+                     "called" if called else escape(f"not called: {note if isinstance(note, str) else 'reason not recorded'}"),
+                     num(n_mal) if called else "", num(total),
+                     num(100 * n_mal / max(total, 1), 1) if called else "",
+                     escape(ref) if isinstance(ref, str) else ""])
+    return "<h3>Malignant-cell calls per biopsy</h3>" + table(
+        ["biopsy", "time point", "expected lineage", "malignant call", "malignant cells", "cells", "% malignant",
+         "copy-number reference"], rows, raw_html=True)
+
+
 def single_cell(data: ReportData) -> str:
     """Pooled cell-type composition and resistance-programme activity by time point."""
     comp, prog = data.get("sc_composition"), data.get("sc_programs")
@@ -211,6 +235,7 @@ def single_cell(data: ReportData) -> str:
            '<div class="scroll">' + svg.stacked_hbars(bars, colours, "Single-cell composition by time point",
                                                       "% of cells") + "</div>"]
     not_run = malignant_not_run(comp)
+    out.append(malignant_calls_table(comp))
     called = comp[~comp["sample_id"].isin(not_run)]
     mal = called[called["malignant"].fillna(False).astype(bool)]
     if len(mal):

@@ -19,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     a.add_argument("-o", "--output", required=True, help="output .h5ad")
     a.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     a.add_argument("--gtf", help="GTF to place genes for copy-number inference when var lacks chromosome/start/end")
+    a.add_argument("--tumour-type", help="the patient's tumour type (patients.tsv): sets the expected malignant lineage "
+                   "(resources/singlecell/tumour_lineage.tsv); not given or not listed: lineage-agnostic calls")
     a.add_argument("--no-cnv", action="store_true", help="skip copy-number inference (malignant stays null)")
     a.add_argument("--plots", help="directory for UMAP PNGs (cell type, malignant, leiden)")
     a.set_defaults(func=_annotate)
@@ -55,12 +57,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _annotate(args: argparse.Namespace) -> int:
     from .pipeline import annotate_file
 
-    ad = annotate_file(args.input, args.output, seed=args.seed, gtf=args.gtf, call_cnv=not args.no_cnv)
+    ad = annotate_file(args.input, args.output, seed=args.seed, gtf=args.gtf, call_cnv=not args.no_cnv,
+                       tumour_type=args.tumour_type)
     info = ad.uns["unlock_sc"]
     logger.info("input detected as %s; %s of %s cells kept", info["qc"]["input_kind"], info["qc"]["cells_out"],
                 info["qc"]["cells_in"])
     print(f"{args.input}: input {info['qc']['input_kind']}; {ad.n_obs} cells; "
-          f"malignant calls {info['malignant']['status']}; wrote {args.output}")
+          f"malignant calls {info['malignant']['status']} (lineage {info['malignant'].get('lineage', '?')}); "
+          f"wrote {args.output}")
     if args.plots:
         from .plots import umap_plots
 

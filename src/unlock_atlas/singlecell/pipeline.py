@@ -24,7 +24,7 @@ anndata.settings.allow_write_nullable_strings = True
 
 def annotate(adata: AnnData, *, seed: int = 0, gtf: str | Path | None = None,
              markers_path: str | Path | None = None, programmes_path: str | Path | None = None,
-             source: str = "<AnnData>", call_cnv: bool = True) -> AnnData:
+             source: str = "<AnnData>", call_cnv: bool = True, tumour_type: str | None = None) -> AnnData:
     """Run the per-sample steps and return the annotated object.
 
     Parameters
@@ -43,6 +43,9 @@ def annotate(adata: AnnData, *, seed: int = 0, gtf: str | Path | None = None,
         Name of the input (for messages).
     call_cnv
         Run infercnvpy for malignant calls (False: ``malignant`` stays null).
+    tumour_type
+        The patient's tumour type: sets the expected malignant lineage and the copy-number reference
+        (``resources/singlecell/tumour_lineage.tsv``); ``None`` or a type not listed: lineage-agnostic.
 
     Returns
     -------
@@ -66,7 +69,7 @@ def annotate(adata: AnnData, *, seed: int = 0, gtf: str | Path | None = None,
         add_positions_from_gtf(ad, gtf)
         positions_from = f"GTF {Path(gtf).name}"
     if call_cnv:
-        summary["malignant"] = call_malignant(ad, seed, positions_from)
+        summary["malignant"] = call_malignant(ad, seed, positions_from, tumour_type)
     else:
         summary["malignant"] = not_run(ad, "copy-number inference not requested (--no-cnv)")
     ad.uns["unlock_sc"] = _plain(summary)
@@ -99,9 +102,9 @@ def read_any(path: str | Path) -> AnnData:
 
 
 def annotate_file(inp: str | Path, out: str | Path, *, seed: int = 0, gtf: str | Path | None = None,
-                  call_cnv: bool = True) -> AnnData:
+                  call_cnv: bool = True, tumour_type: str | None = None) -> AnnData:
     """Read ``inp``, run :func:`annotate`, write ``out`` atomically; returns the annotated object."""
-    ad = annotate(read_any(inp), seed=seed, gtf=gtf, source=str(inp), call_cnv=call_cnv)
+    ad = annotate(read_any(inp), seed=seed, gtf=gtf, source=str(inp), call_cnv=call_cnv, tumour_type=tumour_type)
     with atomic_path(out, suffix=".h5ad") as tmp:
         ad.write_h5ad(tmp, compression="gzip")
     return ad

@@ -13,16 +13,22 @@ Model (per sample, deterministic given ``seed``):
   a typical spread of UMI means), cells' library sizes log-normal around ``mean_umis`` (sd 0.35);
   markers of the cell's type are multiplied by ``MARKER_FOLD`` = 12 (typical marker log2 fold change
   of ~3.5); besides its cited markers each cell type has its own ``TYPE_PROGRAMME_GENES`` = 60 filler
-  genes changed by a log-normal fold (log sd 1), as real cell types differ in hundreds of genes; counts are negative
-  binomial with dispersion 0.3 (size 3.3; scRNA UMI overdispersion of
+  genes changed by a log-normal fold (log sd 1), as real cell types differ in hundreds of genes;
+  counts are negative binomial with dispersion 0.3 (size 3.3; scRNA UMI overdispersion of
   ~0.1-0.5 is typical, Svensson, Nat Biotechnol 2020 notes near-Poisson for droplets — 0.3 is a
   conservative, noisier choice).
 - **Mitochondrial** genes take ~4 % of a healthy cell's counts; 3 % of cells are damaged (~35 %).
-- **Malignant cells** are epithelial cells whose genes follow the patient's copy-number profile:
+- **Malignant cells** are cells of ``malignant_type`` (default epithelial; ``melanocyte`` for a
+  melanoma) whose genes follow the patient's copy-number profile:
   ``n_arm_events`` arms each gained (x1.5, 3 copies) or lost (x0.5, 1 copy), drawn from
   ``patient_seed`` so all of a patient's samples share the clone.
-- **Non-malignant epithelium**: ``normal_epithelial_fraction`` (default 0.15, >= 10 % so that
-  "epithelial = malignant" fails) of cells are diploid epithelial cells.
+- **Non-malignant parenchyma**: ``normal_epithelial_fraction`` (default 0.15, >= 10 % so that
+  "epithelial = malignant" fails) of cells are diploid cells of ``malignant_type``; or, with
+  ``normal_parenchyma``, the given fractions of diploid cells of each named type (a melanoma:
+  normal melanocytes and keratinocytes).
+- **Gene layout stability**: marker genes of cell types added to the table after the first eleven
+  (``LAYOUT_TYPES``: brain, skin, liver types of issue 24) take the last filler slots, so the layout,
+  expression and every sample simulated before they were added stay the same.
 - **Progression**: in ``timepoint='progression'`` malignant cells, persister and partial-EMT genes are
   multiplied by ``PROGRAMME_FOLD`` = 3 (planted non-genetic resistance shift).
 - **Doublets**: ``doublet_rate`` (3 %) of output cells are the sum of two cells' counts.
@@ -51,15 +57,25 @@ MT_GENES = ["MT-ND1", "MT-ND2", "MT-CO1", "MT-CO2", "MT-ATP8", "MT-ATP6", "MT-CO
 TME = {"T cell": 0.35, "NK cell": 0.08, "B cell": 0.12, "plasma cell": 0.05, "myeloid": 0.22,
        "fibroblast": 0.12, "endothelial": 0.06}
 PROGRESSION_PROGRAMMES = ("persister", "emt_partial")
+#: Cell types whose markers define the original gene layout (later types take filler slots).
+LAYOUT_TYPES = ("epithelial", "T cell", "NK cell", "B cell", "plasma cell", "myeloid", "dendritic cell", "mast cell",
+                "fibroblast", "pericyte/smooth muscle", "endothelial")
+
+
+def _layout_named() -> list[str]:
+    """Genes named in the original layout: markers of ``LAYOUT_TYPES``, then programme genes."""
+    markers = load_markers()
+    genes = [g for t in LAYOUT_TYPES if t in markers for g in markers[t].genes]
+    return list(dict.fromkeys(genes + [g for s in load_programmes().values() for g in s.genes]))
 
 
 def genome_layout(n_genes: int) -> pd.DataFrame:
     """The shared synthetic gene order: ``gene, chromosome, start, end`` sorted by position."""
-    markers = [g for s in load_markers().values() for g in s.genes]
-    progs = [g for s in load_programmes().values() for g in s.genes]
-    named = list(dict.fromkeys(markers + progs))
+    named = _layout_named()
+    later = [g for s in load_markers().values() for g in s.genes if g not in set(named)]
     filler = [f"SIMG{i:05d}" for i in range(max(0, n_genes - len(named) - len(MT_GENES)))]
-    genes = np.array(named + filler)
+    k = min(len(dict.fromkeys(later)), len(filler))
+    genes = np.array(named + filler[: len(filler) - k] + list(dict.fromkeys(later))[:k])
     rng = np.random.default_rng(GENOME_SEED)
     genes = genes[rng.permutation(len(genes))]
     chroms = {c: n for c, n in grch38_chromosomes().items() if c not in ("chrX", "chrY", "chrM")}
@@ -97,7 +113,8 @@ def patient_cnv(layout: pd.DataFrame, patient_seed: int, n_arm_events: int = 6) 
 def simulate_sample(n_cells: int = 3000, *, seed: int = 0, patient_seed: int = 1, timepoint: str = "baseline",
                     n_genes: int = 3000, mean_umis: float = 4000.0, malignant_fraction: float = 0.35,
                     normal_epithelial_fraction: float = 0.15, doublet_rate: float = 0.03,
-                    sample_id: str = "SIM-1", programme_shift: bool | None = None) -> AnnData:
+                    sample_id: str = "SIM-1", programme_shift: bool | None = None,
+                    malignant_type: str = "epithelial", normal_parenchyma: dict[str, float] | None = None) -> AnnData:
     """Simulate one biopsy's raw UMI counts (``.X``, int32 CSR) with truth in ``obs``.
 
     Parameters
@@ -118,6 +135,12 @@ def simulate_sample(n_cells: int = 3000, *, seed: int = 0, patient_seed: int = 1
         Plant the persister / partial-EMT shift in malignant cells; default (None): only at
         ``progression``. The demo sets it per biopsy (a non-genetic resistance patient has it,
         a patient with a genetic mechanism does not).
+    malignant_type
+        Marker cell type of the malignant cells (``epithelial``; ``melanocyte`` for a melanoma).
+    normal_parenchyma
+        Cell type → fraction of diploid non-immune, non-stromal cells (default
+        ``{malignant_type: normal_epithelial_fraction}``), e.g. ``{"melanocyte": 0.08,
+        "keratinocyte": 0.1}`` for a melanoma biopsy.
     """
     rng = np.random.default_rng(seed)
     layout = genome_layout(n_genes)
@@ -129,16 +152,18 @@ def simulate_sample(n_cells: int = 3000, *, seed: int = 0, patient_seed: int = 1
     base /= base.sum()
     n_src = n_cells + int(round(n_cells * doublet_rate))
     n_mal = int(round(n_src * malignant_fraction))
-    n_epi = int(round(n_src * normal_epithelial_fraction))
-    tme = rng.choice(list(TME), size=n_src - n_mal - n_epi, p=np.array(list(TME.values())))
-    types = np.concatenate([["epithelial"] * (n_mal + n_epi), tme])
+    if normal_parenchyma is None:
+        normal_parenchyma = {malignant_type: normal_epithelial_fraction}
+    n_norm = {t: int(round(n_src * f)) for t, f in normal_parenchyma.items()}
+    tme = rng.choice(list(TME), size=n_src - n_mal - sum(n_norm.values()), p=np.array(list(TME.values())))
+    types = np.concatenate([[malignant_type] * n_mal] + [[t] * n for t, n in n_norm.items()] + [tme])
     malignant = np.zeros(n_src, bool)
     malignant[:n_mal] = True
     cnv = patient_cnv(layout, patient_seed)
     markers = load_markers()
     progs = load_programmes()
     type_fold = {ct: np.ones(len(genes)) for ct in set(types)}
-    fillers = np.flatnonzero(np.char.startswith(genes.astype(str), "SIMG"))
+    fillers = np.flatnonzero(~np.isin(genes, _layout_named() + MT_GENES))  # the original layout's filler slots
     trng = np.random.default_rng(GENOME_SEED + 1)  # cell-type programmes shared by all samples
     for ct in sorted(type_fold):
         f = type_fold[ct]

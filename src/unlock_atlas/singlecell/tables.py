@@ -9,7 +9,7 @@ import pandas as pd
 from anndata import AnnData
 
 from ..contract.parts import write_part
-from .malignant import CALLED, NOT_RUN
+from .malignant import CALLED, NOT_RUN, reference_description
 from .scoring import high_threshold
 
 _GROUP = ["cell_type", "malignant"]
@@ -39,12 +39,17 @@ def malignant_call(adata: AnnData) -> tuple[str, str | None]:
 
 
 def composition(adata: AnnData, patient_id: str, sample_id: str, timepoint: str | None) -> pd.DataFrame:
-    """One row per cell type × malignant status: n_cells, fraction, n_cells_total, malignant_status/_note."""
+    """One row per cell type × malignant status: n_cells, fraction, n_cells_total, malignant_status/_note,
+    malignant_lineage and cnv_reference (from ``uns['unlock_sc']['malignant']``; null when not recorded)."""
     obs = _groups(adata)
     n = obs.groupby(_GROUP, dropna=False, observed=True).size().rename("n_cells").reset_index()
     n["fraction"] = n["n_cells"] / adata.n_obs
     n["n_cells_total"] = adata.n_obs
-    n["malignant_status"], n["malignant_note"] = malignant_call(adata)
+    status, note = malignant_call(adata)
+    info = dict(adata.uns.get("unlock_sc", {}).get("malignant", {}))
+    n["malignant_status"], n["malignant_note"] = status, note
+    n["malignant_lineage"] = str(info["lineage"]) if info.get("lineage") else None
+    n["cnv_reference"] = reference_description(info) if status == CALLED else None
     n.insert(0, "timepoint", timepoint)
     n.insert(0, "sample_id", sample_id)
     n.insert(0, "patient_id", patient_id)
