@@ -7,7 +7,15 @@ import os
 import sys
 from pathlib import Path
 
-from unlock_atlas.inputs import load_run_or_exit
+from unlock_atlas.inputs import ID_WILDCARD, load_run_or_exit
+
+# Every {patient} / {sample} wildcard of every rule matches only what sheet validation accepts as
+# an ID (unlock_atlas.inputs.sheets): never a '/', so a path cannot match a rule by spanning folders,
+# and Snakemake's matching of requested files against output patterns stays cheap.
+wildcard_constraints:
+    patient=ID_WILDCARD,
+    sample=ID_WILDCARD,
+
 
 # Validates config + sheets (+ BAM headers) and exits with every problem listed, before any job.
 # (Cluster jobs re-parse the Snakefile: the files were checked by the main process already.)
@@ -106,18 +114,29 @@ def calling_args(wildcards, input):
     return " ".join(shlex.quote(w) for w in words)
 
 
+def input_mb(input):
+    """The job's input size in MiB (Snakemake's `input.size_mb`), one os.stat per file.
+
+    `input.size_mb` goes through Snakemake's asynchronous storage layer: ~1 ms per job even when
+    it cannot answer (during DAG building it gives up and the value is <TBD>), 5 s of a
+    100-patient dry run. A missing input raises FileNotFoundError naming it, which Snakemake
+    also turns into <TBD> and evaluates again when the job is about to run (inputs made).
+    """
+    return sum(os.path.getsize(f) for f in input) / 2**20
+
+
 def mem_from_input(base_mb, per_gb_mb):
     """A memory request that grows with the input size (MB of RAM per GB of input)."""
 
     def _mem(wildcards, input):
-        return int(base_mb + per_gb_mb * input.size_mb / 1024)
+        return int(base_mb + per_gb_mb * input_mb(input) / 1024)
 
     return _mem
 
 
 def runtime_from_input(base_min, per_gb_min):
     def _rt(wildcards, input):
-        return int(base_min + per_gb_min * input.size_mb / 1024)
+        return int(base_min + per_gb_min * input_mb(input) / 1024)
 
     return _rt
 
