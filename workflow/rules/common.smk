@@ -18,8 +18,10 @@ wildcard_constraints:
 
 
 # Validates config + sheets (+ BAM headers) and exits with every problem listed, before any job.
-# (Cluster jobs re-parse the Snakefile: the files were checked by the main process already.)
-RUN = load_run_or_exit(config, Path.cwd(), check_files=workflow.is_main_process)
+# Cluster jobs re-parse the Snakefile: the main process checked the files and stored the validated
+# run (results/private/, keyed by config + sheets + validation code: unlock_atlas.inputs.cache),
+# which a job process loads instead of validating the sheets again.
+RUN = load_run_or_exit(config, Path.cwd(), check_files=workflow.is_main_process, cache_dir="results/private")
 
 # Rules call the `unlock-atlas` installed beside the Python running Snakemake (so an
 # un-activated virtualenv works); with --sdm conda the job's environment comes first anyway.
