@@ -123,8 +123,15 @@ def input_mb(input):
     it cannot answer (during DAG building it gives up and the value is <TBD>), 5 s of a
     100-patient dry run. A missing input raises FileNotFoundError naming it, which Snakemake
     also turns into <TBD> and evaluates again when the job is about to run (inputs made).
+    An input folder (a per-patient output) counts with the files in it.
     """
-    return sum(os.path.getsize(f) for f in input) / 2**20
+    return sum(_file_or_dir_size(f) for f in input) / 2**20
+
+
+def _file_or_dir_size(path):
+    if os.path.isdir(path):
+        return sum(e.stat().st_size for e in os.scandir(path) if e.is_file())
+    return os.path.getsize(path)
 
 
 def mem_from_input(base_mb, per_gb_mb):
@@ -136,11 +143,34 @@ def mem_from_input(base_mb, per_gb_mb):
     return _mem
 
 
-def runtime_from_input(base_min, per_gb_min):
+def mem_from_largest_input(base_mb, per_gb_mb, name="bams"):
+    """Memory for a per-patient job that handles its samples' BAMs one at a time: sized by the largest."""
+
+    def _mem(wildcards, input):
+        return int(base_mb + per_gb_mb * max(os.path.getsize(f) for f in input[name]) / 2**30)
+
+    return _mem
+
+
+def runtime_from_input(base_min, per_gb_min, per_sample=False):
+    """Minutes growing with the input size; `per_sample`: a per-patient job pays the base once per sample."""
+
     def _rt(wildcards, input):
-        return int(base_min + per_gb_min * input_mb(input) / 1024)
+        n = len(patient_samples(wildcards.patient)) if per_sample else 1
+        return int(base_min * n + per_gb_min * input_mb(input) / 1024)
 
     return _rt
+
+
+def per_sample_commands(patient, bams, words):
+    """Shell commands of a per-patient job, one per sample in sheet order, joined by `&&`.
+
+    `words(sample_id, bam)` gives one command's words; each is shell-quoted here.
+    """
+    import shlex
+
+    rows = patient_samples(patient)
+    return " && ".join(shlex.join(words(r.sample_id, b)) for r, b in zip(rows, bams))
 
 
 def panel_args():
@@ -199,7 +229,7 @@ def pon_inputs(wildcards):
 def fusion_normal_evidence(wildcards):
     """The patient's normal's evidence table (exactly one normal per patient: inputs/sheets.py)."""
     n = next(r.sample_id for r in patient_samples(wildcards.patient) if r.sample_type == "normal")
-    return f"results/copynumber/{wildcards.patient}/{n}.fusion_evidence.tsv"
+    return f"results/copynumber/{wildcards.patient}/reads/{n}.fusion_evidence.tsv"
 
 
 # -- single-cell ----------------------------------------------------------------------------
