@@ -42,11 +42,13 @@ SUFFIX = ".pickle"
 
 def _code_files() -> list[Path]:
     """Files whose content decides what validation accepts and returns (sorted, deduplicated)."""
-    from ..knowledge import drugs
+    import inspect
+
+    from ..knowledge import default_drug_table
     from ..paths import schemas_dir
 
     pkg = Path(__file__).resolve().parent
-    files = [*pkg.glob("*.py"), pkg.parent / "paths.py", Path(drugs.__file__), drugs.default_drug_table(),
+    files = [*pkg.glob("*.py"), pkg.parent / "paths.py", Path(inspect.getfile(default_drug_table)), default_drug_table(),
              *schemas_dir().glob("*.yaml")]
     return sorted({f.resolve() for f in files})
 
