@@ -32,13 +32,13 @@ reference:
   panel_genes: [EGFR, KRAS, BRAF, MET]
 """
 #: Jobs the demo plan (6 patients x 6 samples, scRNA for 4 biopsies) may hold per patient, and in
-#: all; docs/testing.md. A new per-sample rule adds 6 per patient: raise these on purpose, not by accident.
+#: all. A new per-sample rule adds 6 per patient: raise these on purpose, not by accident.
 #: History: issue 18 raised them to 35.3 per patient / 224 in all. Issue 25 merged the seconds-long
 #: per-sample steps into one job per patient each (QC; coverage + the normal's junction evidence;
 #: fusion calls; identity fingerprints), which leaves per patient: qc, copynumber_reads,
 #: call_variants, annotate_variants, copynumber_tumour_fraction, copynumber_fusions,
 #: identity_fingerprint, classify (8) + copynumber_call per sample (6) + the scRNA biopsies' two
-#: jobs each (8 / 6 patients): 15.3 per patient, 104 in all (docs/workflow.md, "Job layout").
+#: jobs each (8 / 6 patients): 15.3 per patient, 104 in all (docs/development.md, "Job layout").
 DEMO_JOBS_PER_PATIENT_MAX = 15.4
 DEMO_JOBS_MAX = 104
 
