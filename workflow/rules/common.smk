@@ -232,6 +232,55 @@ def fusion_normal_evidence(wildcards):
     return f"results/copynumber/{wildcards.patient}/reads/{n}.fusion_evidence.tsv"
 
 
+def cn_reads(patient):
+    """The patient's read-evidence folder: every sample's target coverage, its normal's junction evidence."""
+    return f"results/copynumber/{patient}/reads"
+
+
+def targetcov(patient, sample):
+    return f"{cn_reads(patient)}/{sample}.targetcov.tsv"
+
+
+def fusion_evidence(patient, sample):
+    return f"{cn_reads(patient)}/{sample}.fusion_evidence.tsv"
+
+
+def copynumber_read_commands(wildcards, input, output):
+    """Per sample: target coverage; for the normal also the junction evidence its tumours are checked against."""
+    import shlex
+
+    fasta = f"{REF_DIR}/genome.fa.gz"
+    cov = per_sample_commands(
+        wildcards.patient,
+        input.bams,
+        lambda s, bam: ["unlock-atlas", "copynumber", "coverage", bam, "--panel", input.panel, "--fasta", fasta,
+                        "-o", f"{output[0]}/{s}.targetcov.tsv"],
+    )
+    rows = patient_samples(wildcards.patient)
+    ev = [shlex.join(["unlock-atlas", "copynumber", "fusion-evidence", bam, "--genes", input.genes,
+                      "-o", f"{output[0]}/{r.sample_id}.fusion_evidence.tsv"])
+          for r, bam in zip(rows, input.bams) if r.sample_type == "normal"]
+    return " && ".join([cov, *ev])
+
+
+def fusions_dir(patient):
+    """The patient's fusion calls: <sample>.fusions.tsv and <sample>.fusion_candidates.tsv per tumour sample."""
+    return f"results/copynumber/{patient}/fusions"
+
+
+def copynumber_fusion_commands(wildcards, input, output):
+    """Each tumour sample's fusion calls (CN_TUMOURS: copynumber.smk), one command per sample."""
+    import shlex
+
+    normal = fusion_normal_evidence(wildcards)
+    return " && ".join(
+        shlex.join(["unlock-atlas", "copynumber", "fusions", bam, "--genes", input.genes, "--normal", normal,
+                    "--panel-normals", input.pooled, "-o", f"{output[0]}/{s}.fusions.tsv",
+                    "--candidates", f"{output[0]}/{s}.fusion_candidates.tsv"])
+        for s, bam in zip(CN_TUMOURS[wildcards.patient], input.bams)
+    )
+
+
 # -- single-cell ----------------------------------------------------------------------------
 def h5ad_scaled(base, per_gb):
     """A resource that grows with the h5ad's size only (a genome-wide GTF input must not inflate it)."""

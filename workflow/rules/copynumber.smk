@@ -11,35 +11,6 @@ import pandas as pd
 CN_NORMALS = [(r.patient_id, r.sample_id) for r in SAMPLE_ROW.values() if r.sample_type == "normal"]
 
 
-def cn_reads(patient):
-    """The patient's read-evidence folder: every sample's target coverage, its normal's junction evidence."""
-    return f"results/copynumber/{patient}/reads"
-
-
-def targetcov(patient, sample):
-    return f"{cn_reads(patient)}/{sample}.targetcov.tsv"
-
-
-def fusion_evidence(patient, sample):
-    return f"{cn_reads(patient)}/{sample}.fusion_evidence.tsv"
-
-
-def copynumber_read_commands(wildcards, input, output):
-    """Per sample: target coverage; for the normal also the junction evidence its tumours are checked against."""
-    fasta = f"{REF_DIR}/genome.fa.gz"
-    cov = per_sample_commands(
-        wildcards.patient,
-        input.bams,
-        lambda s, bam: ["unlock-atlas", "copynumber", "coverage", bam, "--panel", input.panel, "--fasta", fasta,
-                        "-o", f"{output[0]}/{s}.targetcov.tsv"],
-    )
-    rows = patient_samples(wildcards.patient)
-    ev = [shlex.join(["unlock-atlas", "copynumber", "fusion-evidence", bam, "--genes", input.genes,
-                      "-o", f"{output[0]}/{r.sample_id}.fusion_evidence.tsv"])
-          for r, bam in zip(rows, input.bams) if r.sample_type == "normal"]
-    return " && ".join([cov, *ev])
-
-
 # One job per patient: coverage of each sample and the normal's junction evidence (seconds each).
 rule copynumber_reads:
     input:
@@ -178,21 +149,6 @@ rule copynumber_fusion_normals:
 
 # patient -> its tumour (tissue, plasma) sample IDs, sheet order: each is checked for fusions
 CN_TUMOURS = {p: [r.sample_id for r in patient_samples(p) if r.sample_type != "normal"] for p in patients()}
-
-
-def fusions_dir(patient):
-    """The patient's fusion calls: <sample>.fusions.tsv and <sample>.fusion_candidates.tsv per tumour sample."""
-    return f"results/copynumber/{patient}/fusions"
-
-
-def copynumber_fusion_commands(wildcards, input, output):
-    normal = fusion_normal_evidence(wildcards)
-    return " && ".join(
-        shlex.join(["unlock-atlas", "copynumber", "fusions", bam, "--genes", input.genes, "--normal", normal,
-                    "--panel-normals", input.pooled, "-o", f"{output[0]}/{s}.fusions.tsv",
-                    "--candidates", f"{output[0]}/{s}.fusion_candidates.tsv"])
-        for s, bam in zip(CN_TUMOURS[wildcards.patient], input.bams)
-    )
 
 
 # One job per patient: each tumour sample's fusions, its normal's evidence and the pooled normals
