@@ -5,7 +5,7 @@ called with the plasma's ctDNA tumour fraction (estimated before copy-number cal
 
 Expected values are the simulator's truth tables (`truth/copy_number.tsv`, `truth/fusions.tsv`),
 never the code under test. Stage outputs are read with raw IDs from `results/tables/copy_number/`
-and `results/copynumber/<patient>/<sample>.fusions.tsv`.
+and `results/copynumber/<patient>/fusions/<sample>.fusions.tsv`.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def test_each_sample_has_its_log2_plot(demo_run: Path) -> None:
 def test_planted_fusion_found_only_where_planted(demo_run: Path) -> None:
     truth = pd.read_csv(demo_run / "truth" / "fusions.tsv", sep="\t")
     for t in truth.itertuples():
-        path = demo_run / "results" / "copynumber" / t.patient_id / f"{t.sample_id}.fusions.tsv"
+        path = demo_run / "results" / "copynumber" / t.patient_id / "fusions" / f"{t.sample_id}.fusions.tsv"
         if t.sample_type == "normal":
             continue  # the workflow looks for fusions in tumour samples only
         got = pd.read_csv(path, sep="\t")
@@ -100,7 +100,7 @@ def test_planted_fusion_found_only_where_planted(demo_run: Path) -> None:
         elif t.chimeric_molecules == 0:
             assert not found, f"{t.sample_id}: {t.gene5}-{t.gene3} reported but not planted"
     # no other fusion anywhere in the demo
-    for path in (demo_run / "results" / "copynumber").glob("*/*.fusions.tsv"):
+    for path in (demo_run / "results" / "copynumber").glob("*/fusions/*.fusions.tsv"):
         got = pd.read_csv(path, sep="\t")
         others = [(a, b) for a, b in zip(got["gene_a"], got["gene_b"]) if {a, b} != {"PTEN", "RET"}]
         assert not others, f"{path.name}: unplanted fusion(s) {others}"

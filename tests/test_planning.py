@@ -31,18 +31,18 @@ reference:
   gtf: "{data_dir}/transcripts_grch38/panel_mane_select.GRCh38.gtf"
   panel_genes: [EGFR, KRAS, BRAF, MET]
 """
-#: Jobs the demo plan (6 patients x 6 samples + UNL007 with 7, scRNA for 4 biopsies) may hold per patient, and in
-#: all; docs/testing.md. A new per-sample rule adds 6 per patient: raise these on purpose, not by accident.
-#: Issue 18 raised these on purpose: +1 per patient for each normal's fusion evidence and +1 per
-#: patient for copynumber_tumour_fraction (the ctDNA tumour fraction before plasma copy number),
-#: +1 per cohort each for the pooled normals' fusion evidence and the calling panel of normals
-#: (build_pon): 33.3 -> 35.3 per patient, 210 -> 224 in all (docs/copynumber.md, docs/calling.md).
-#: Issue 17 added UNL007 (two treatment lines, 7 samples, no scRNA): its plan alone is 39 per-patient jobs
-#: (7 each of qc, coverage, copy-number call, identity fingerprint; 6 fusion calls; 1 each of call, annotate,
-#: normal fusion evidence, tumour fraction, classify; `snakemake -n` on UNL007 alone: 50 jobs, 11 cohort-level),
-#: so 224 + 39 = 263 in all and (212 + 39) / 7 = 35.9 per patient.
-DEMO_JOBS_PER_PATIENT_MAX = 36
-DEMO_JOBS_MAX = 263
+#: Jobs the demo plan (6 patients x 6 samples + UNL007 with 7, scRNA for 4 biopsies) may hold per patient,
+#: and in all. A new per-sample rule adds one job per sample: raise these on purpose, not by accident.
+#: History: issue 18 raised them to 35.3 per patient / 224 in all. Issue 25 merged the seconds-long
+#: per-sample steps into one job per patient each (QC; coverage + the normal's junction evidence;
+#: fusion calls; identity fingerprints), which leaves per patient: qc, copynumber_reads,
+#: call_variants, annotate_variants, copynumber_tumour_fraction, copynumber_fusions,
+#: identity_fingerprint, classify (8) + copynumber_call per sample (6) + the scRNA biopsies' two
+#: jobs each (8 / 6 patients): 15.3 per patient, 104 in all (docs/development.md, "Job layout").
+#: Issue 17 added UNL007 (two treatment lines, 7 samples, no scRNA): 8 + 7 = 15 per-patient jobs,
+#: so (92 + 15) / 7 = 15.3 per patient and 104 + 15 = 119 in all.
+DEMO_JOBS_PER_PATIENT_MAX = 15.4
+DEMO_JOBS_MAX = 119
 
 
 def _cohort(root: Path, n: int, fastqs: Path) -> Path:
@@ -86,6 +86,19 @@ def test_parse_phase_grows_linearly_with_the_cohort(tmp_path):
     # linear: 10x the patients costs at most ~10x (fixed start-up costs make it less); the quadratic
     # per-patient scan of the sheet this replaced cost ~100x. 13x leaves room for a noisy machine.
     assert t_large <= 13 * t_small, (t_small, t_large)
+
+
+def test_wildcards_only_match_valid_ids(tmp_path):
+    """Global wildcard constraints: a patient/sample wildcard never spans '/' or starts with '-'."""
+    fastqs = tmp_path / "fastq"
+    fastqs.mkdir()
+    run = _cohort(tmp_path, 1, fastqs)
+    ok = snakemake(run, "-n", "--cores", "1", "results/qc/SCL00001", "results/identity/SCL00001")
+    assert ok.returncode == 0, ok.stdout[-2000:] + ok.stderr[-4000:]
+    assert re.search(r"^qc\s+1$", ok.stdout, re.M) and re.search(r"^identity_fingerprint\s+1$", ok.stdout, re.M)
+    for bad in ("results/qc/SCL00001/x", "results/copynumber/a/b/reads", "results/qc/-SCL00001"):
+        r = snakemake(run, "-n", "--cores", "1", bad)
+        assert r.returncode != 0 and "MissingRuleException" in r.stdout + r.stderr, (bad, r.stderr[-2000:])
 
 
 def _job_counts(text: str) -> dict[str, int]:

@@ -1,24 +1,30 @@
-"""Scale benchmark: DAG construction (``snakemake -n``) and atlas assembly, 100 → 1,000 patients.
+"""Scale benchmark: planning the whole workflow (``snakemake -n``), job start-up and atlas assembly.
 
-    .venv/bin/python benchmarks/scale/bench.py --root /tmp/scale --sizes 100,300,1000 \
+    .venv/bin/python benchmarks/scale/bench.py --root /tmp/scale --sizes 100,1000,10000 --skip-atlas \
         --out /tmp/RESULTS_scale.md   # then merged into benchmarks/RESULTS.md
+    ... --snakefile OTHER/Snakefile   # another checkout's workflow on the same cohorts (before/after)
 
-Measured per cohort size N (N patients × 6 samples, :mod:`cohort`):
+Measured per cohort size N (N patients × 6 samples with header-only indexed BAMs, :mod:`cohort`):
 
-* ``validate``: ``unlock-atlas validate`` — config + sheets + every BAM header and index. Every
-  Snakemake job re-parses the Snakefile, and ``common.smk`` runs this validation at parse time,
-  so this is also the per-job start-up cost on a cluster.
-* ``dag``: ``snakemake -n`` of the whole workflow (sheet validation included), wall time and the
-  process's peak resident memory.
-* ``atlas``: :func:`unlock_atlas.atlas.build.build_atlas` over N patients' synthetic per-patient
-  parts of a variant-sized table (``ROWS_PER_SAMPLE`` rows per sample, registered in-process as
-  ``bench_variants``), plus the ``patients``/``samples`` tables from synthetic QC metrics. Wall
-  time of the build and the process's peak resident memory (imports and sheet loading included,
-  so it is an upper bound for the assembly itself).
+* ``validate``: ``unlock-atlas validate`` — config + sheets + every BAM header and index (what
+  the main Snakemake process checks before scheduling anything).
+* ``dag``: ``snakemake -n`` of the whole workflow (every rule wired; sheet validation included):
+  wall time, CPU time, the process's peak resident memory, jobs in all and per patient (jobs of
+  rules that run fewer than N times are cohort-level; the rest divided by N).
+* ``startup``: one job process as a cluster node starts it (``snakemake --mode remote
+  --target-jobs prepare_reference: -n``, after the main process of ``dag`` ran): Snakefile parse
+  + run loading + a one-job DAG. ``load``: the run loading alone in a fresh process (import +
+  ``load_run(check_files=False)``, and ``load_run_cached`` finding the main process's run).
+* ``atlas`` (unless ``--skip-atlas``): :func:`unlock_atlas.atlas.build.build_atlas` over N
+  patients' synthetic per-patient parts of a variant-sized table (``ROWS_PER_SAMPLE`` rows per
+  sample, registered in-process as ``bench_variants``), plus the ``patients``/``samples`` tables
+  from synthetic QC metrics. Wall time of the build and the process's peak resident memory.
 
-Peak memory is ``ru_maxrss`` of the measured child process (``os.wait4``), so each figure is one
-process's own high-water mark, not the benchmark driver's. Each measurement runs once (the
-machine is shared; the figures are indicative, their growth with N is the point).
+Peak memory is ``ru_maxrss`` of the measured child process (``os.wait4``) and CPU time its
+``ru_utime + ru_stime``, so each figure is one process's own. On a shared machine CPU time is the
+steadier figure; wall time also holds waits (e.g. Snakemake's SLURM plugin runs ``scontrol show
+config`` at start-up, 9 s on a machine with the SLURM client and no reachable controller).
+Each measurement runs once (indicative; the growth with N is the point).
 """
 
 from __future__ import annotations
@@ -56,7 +62,8 @@ def measure(cmd: list[str], cwd: Path, log: Path) -> dict:
         _, status, rusage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return {"wall_s": round(wall, 2), "peak_rss_mib": round(rusage.ru_maxrss / 1024, 1), "rc": proc.returncode}
+    return {"wall_s": round(wall, 2), "cpu_s": round(rusage.ru_utime + rusage.ru_stime, 2),
+            "peak_rss_mib": round(rusage.ru_maxrss / 1024, 1), "rc": proc.returncode}
 
 
 def bench_schema() -> pa.Schema:
@@ -131,18 +138,63 @@ def child_atlas(run: Path, parts_dir: Path, out: Path) -> None:
     print(json.dumps({"build_s": round(build_s, 2), "row_counts": manifest["row_counts"]}))
 
 
-def bench_size(root: Path, run: Path, n: int, parts_dir: Path) -> dict:
+def child_load(run: Path) -> None:
+    """In a fresh process: how long a job process spends loading the run (import included)."""
+    t0 = time.perf_counter()
+    from unlock_atlas.inputs import load_run
+
+    t_import = time.perf_counter() - t0
+    import yaml
+
+    config = yaml.safe_load((run / "config" / "config.yaml").read_text())
+    t0 = time.perf_counter()
+    load_run(config, run, check_files=False)
+    res = {"import_s": round(t_import, 2), "validate_s": round(time.perf_counter() - t0, 2)}
+    try:
+        from unlock_atlas.inputs.cache import load_run_cached, run_cache_key
+    except ImportError:  # a checkout without the cache
+        print(json.dumps(res))
+        return
+    cached = run / "results" / "private" / f"run.{run_cache_key(config, run)}.pickle"
+    t0 = time.perf_counter()
+    load_run_cached(config, run, "results/private", check_files=False)
+    res.update(cached_s=round(time.perf_counter() - t0, 3), cache_hit=cached.is_file())
+    print(json.dumps(res))
+
+
+def job_counts(text: str) -> dict[str, int]:
+    """The ``Job stats`` table of a dry run's output: rule -> count (``total`` included)."""
+    lines = text[text.index("Job stats:"):].splitlines()[3:] if "Job stats:" in text else []
+    counts = {}
+    for line in lines:
+        f = line.split()
+        if len(f) != 2 or not f[1].isdigit():
+            break
+        counts[f[0]] = int(f[1])
+    return counts
+
+
+def bench_size(root: Path, run: Path, n: int, parts_dir: Path, snakefile: Path, atlas: bool = True) -> dict:
     logs = root / "logs"
     logs.mkdir(exist_ok=True)
     res: dict = {"patients": n, "samples": 6 * n}
     res["validate"] = measure([BIN / "unlock-atlas", "validate", "--config", "config/config.yaml"], run,
                               logs / f"validate_{n}.log")
     shutil.rmtree(run / ".snakemake", ignore_errors=True)
-    res["dag"] = measure([BIN / "snakemake", "-n", "-s", REPO / "Snakefile", "--directory", run,
-                          "--configfile", run / "config" / "config.yaml", "--cores", "1"], run, logs / f"dag_{n}.log")
-    text = (logs / f"dag_{n}.log").read_text()
-    res["dag"]["qc_jobs"] = next((int(line.split()[1]) for line in text.splitlines()
-                                  if line.split()[:1] == ["qc"] and len(line.split()) == 2), None)
+    shutil.rmtree(run / "results", ignore_errors=True)
+    base = [BIN / "snakemake", "-s", snakefile, "--directory", run, "--configfile", run / "config" / "config.yaml"]
+    res["dag"] = measure([*base, "-n", "--cores", "1"], run, logs / f"dag_{n}.log")
+    counts = job_counts((logs / f"dag_{n}.log").read_text())
+    total = counts.pop("total", None)
+    res["dag"]["jobs"] = total
+    res["dag"]["jobs_per_patient"] = round(sum(v for v in counts.values() if v >= n) / n, 1) if counts else None
+    res["startup"] = measure([*base, "--mode", "remote", "--target-jobs", "prepare_reference:", "-n", "--cores", "1"],
+                             run, logs / f"startup_{n}.log")
+    res["load"] = measure([sys.executable, __file__, "--child-load", run], run, logs / f"load_{n}.log")
+    last = (logs / f"load_{n}.log").read_text().strip().splitlines()[-1]
+    res["load"].update(json.loads(last) if last.startswith("{") else {"error": last})
+    if not atlas:
+        return res
     out = root / f"atlas_{n}"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
@@ -155,29 +207,33 @@ def bench_size(root: Path, run: Path, n: int, parts_dir: Path) -> dict:
 
 
 def markdown(results: list[dict], cmd: str) -> str:
-    lines = ["# Scale benchmark (issue 9)", "",
+    lines = ["# Scale benchmark (issues 9, 25)", "",
              f"Command: `{cmd}`", "",
-             "Machine: shared 2-core Debian 12 VM (other sessions running); single runs, indicative.",
              "Synthetic cohort: N patients × 6 samples, header-only indexed GRCh38 BAMs "
-             "(benchmarks/scale/cohort.py); atlas parts: "
-             f"{ROWS_PER_SAMPLE} variant rows per sample (benchmarks/scale/bench.py).", "",
-             "| patients | samples | validate s | validate MiB | `snakemake -n` s | `-n` peak MiB | qc jobs "
-             "| atlas build s | atlas process peak MiB | atlas rows (bench_variants) | atlas MiB |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "(benchmarks/scale/cohort.py). CPU = user + system time of the process.", "",
+             "| patients | samples | validate s | `-n` wall s | `-n` CPU s | `-n` peak MiB | jobs | jobs/patient "
+             "| job start-up wall s | start-up CPU s | start-up MiB | run load: validate s | run load: cached s |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
-        v, d, a = r["validate"], r["dag"], r["atlas"]
-        lines.append(f"| {r['patients']:,} | {r['samples']:,} | {v['wall_s']} | {v['peak_rss_mib']} | {d['wall_s']} "
-                     f"| {d['peak_rss_mib']} | {d.get('qc_jobs')} | {a.get('build_s')} | {a['peak_rss_mib']} "
-                     f"| {a.get('row_counts', {}).get(TABLE, '?'):,} | {a.get('out_mib')} |")
+        v, d, st, ld = r["validate"], r["dag"], r["startup"], r["load"]
+        lines.append(f"| {r['patients']:,} | {r['samples']:,} | {v['wall_s']} | {d['wall_s']} | {d['cpu_s']} "
+                     f"| {d['peak_rss_mib']} | {d.get('jobs')} | {d.get('jobs_per_patient')} | {st['wall_s']} "
+                     f"| {st['cpu_s']} | {st['peak_rss_mib']} | {ld.get('validate_s')} | {ld.get('cached_s', '–')} |")
+    with_atlas = [r for r in results if "atlas" in r]
+    if with_atlas:
+        lines += ["", "| patients | atlas build s | atlas process peak MiB | atlas rows (bench_variants) | atlas MiB |",
+                  "|---:|---:|---:|---:|---:|"]
+        for r in with_atlas:
+            a = r["atlas"]
+            lines.append(f"| {r['patients']:,} | {a.get('build_s')} | {a['peak_rss_mib']} "
+                         f"| {a.get('row_counts', {}).get(TABLE, '?'):,} | {a.get('out_mib')} |")
     if len(results) >= 2:
         lo, hi = results[0], results[-1]
         f = hi["patients"] / lo["patients"]
         lines += ["", f"Growth {lo['patients']:,} → {hi['patients']:,} patients (×{f:g}): "
-                  f"`snakemake -n` time ×{hi['dag']['wall_s'] / lo['dag']['wall_s']:.1f}, "
+                  f"`snakemake -n` CPU ×{hi['dag']['cpu_s'] / lo['dag']['cpu_s']:.1f}, "
                   f"memory ×{hi['dag']['peak_rss_mib'] / lo['dag']['peak_rss_mib']:.1f}; "
-                  f"atlas build time ×{hi['atlas']['build_s'] / lo['atlas']['build_s']:.1f}, "
-                  f"process memory ×{hi['atlas']['peak_rss_mib'] / lo['atlas']['peak_rss_mib']:.1f}; "
-                  f"validation ×{hi['validate']['wall_s'] / lo['validate']['wall_s']:.1f}."]
+                  f"job start-up CPU ×{hi['startup']['cpu_s'] / lo['startup']['cpu_s']:.1f}."]
     return "\n".join(lines) + "\n"
 
 
@@ -185,18 +241,24 @@ def main() -> None:
     if len(sys.argv) == 5 and sys.argv[1] == "--child-atlas":
         child_atlas(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]))
         return
-    ap = argparse.ArgumentParser(description="scale benchmark (issue 9)")
+    if len(sys.argv) == 3 and sys.argv[1] == "--child-load":
+        child_load(Path(sys.argv[2]))
+        return
+    ap = argparse.ArgumentParser(description="scale benchmark (issues 9, 25)")
     ap.add_argument("--root", type=Path, required=True, help="work directory (BAMs, runs, parts)")
-    ap.add_argument("--sizes", default="100,300,1000")
+    ap.add_argument("--sizes", default="100,1000")
+    ap.add_argument("--snakefile", type=Path, default=REPO / "Snakefile", help="the workflow to plan")
+    ap.add_argument("--skip-atlas", action="store_true", help="do not time the atlas assembly")
     ap.add_argument("--out", type=Path, help="write the Markdown results here")
     a = ap.parse_args()
     sizes = sorted(int(x) for x in a.sizes.split(","))
     runs = make_cohort(a.root, sizes)
     parts_dir = a.root / "parts"
-    write_parts(parts_dir, runs[sizes[-1]])
+    if not a.skip_atlas:
+        write_parts(parts_dir, runs[sizes[-1]])
     results = []
     for n in sizes:
-        results.append(bench_size(a.root, runs[n], n, parts_dir))
+        results.append(bench_size(a.root, runs[n], n, parts_dir, a.snakefile.resolve(), atlas=not a.skip_atlas))
         print(json.dumps(results[-1]), flush=True)
     md = markdown(results, " ".join(["python", "benchmarks/scale/bench.py", *sys.argv[1:]]))
     print(md)

@@ -6,7 +6,7 @@ rule atlas:
     input:
         config=EFFECTIVE_CONFIG,
         treatments=[RUN.config["treatments"]] if RUN.config.get("treatments") else [],   # the treatments table
-        qc=[f"results/qc/{p}/{s}.json" for p, s in sample_rows()],
+        qc=QC_DIRS,  # one folder per patient (qc.smk)
         parts=lambda wildcards: sorted(p for paths in TABLE_PARTS.values() for p in paths),
     output:
         directory(ATLAS_DIR),
@@ -17,8 +17,8 @@ rule atlas:
     threads: 1
     resources:
         # measured: 173 MiB / 4.8 s for 1,000 patients x 6 samples (benchmarks/RESULTS.md, Scale)
-        mem_mb=lambda wildcards, input: 1000 + len(input.qc) // 4,
-        runtime=lambda wildcards, input: 10 + len(input.qc) // 600,
+        mem_mb=1000 + len(SAMPLE_ROW) // 4,
+        runtime=10 + len(SAMPLE_ROW) // 600,
     conda:
         ENV
     shell:

@@ -23,9 +23,8 @@ rule classify:
         copy_number=lambda wildcards: [
             f"results/tables/copy_number/{r.sample_id}.parquet" for r in patient_samples(wildcards.patient)
         ],
-        fusions=lambda wildcards: [
-            f"results/copynumber/{wildcards.patient}/{s}.fusions.tsv" for s in CLASSIFY_TUMOUR[wildcards.patient]
-        ],
+        # the patient's fusion calls folder (copynumber.smk): <sample>.fusions.tsv per tumour sample
+        fusions=lambda wildcards: [fusions_dir(wildcards.patient)] if CLASSIFY_TUMOUR[wildcards.patient] else [],
         bams=lambda wildcards: [bam_path(s) for s in CLASSIFY_TUMOUR[wildcards.patient]],
         bais=lambda wildcards: [bai_path(s) for s in CLASSIFY_TUMOUR[wildcards.patient]],
         # single-cell programme scores of the patient's biopsies (non-genetic candidates); needs singlecell.smk
@@ -41,7 +40,7 @@ rule classify:
         samples=lambda wildcards, input: " ".join(
             shlex.quote(w)
             for w in ["--fusions"]
-            + [f"{s}={f}" for s, f in zip(CLASSIFY_TUMOUR[wildcards.patient], input.fusions)]
+            + [f"{s}={fusions_dir(wildcards.patient)}/{s}.fusions.tsv" for s in CLASSIFY_TUMOUR[wildcards.patient]]
             + ["--bams"]
             + [f"{s}={b}" for s, b in zip(CLASSIFY_TUMOUR[wildcards.patient], input.bams)]
         ),

@@ -7,11 +7,21 @@ import os
 import sys
 from pathlib import Path
 
-from unlock_atlas.inputs import load_run_or_exit
+from unlock_atlas.inputs import ID_WILDCARD, load_run_or_exit
+
+# Every {patient} / {sample} wildcard of every rule matches only what sheet validation accepts as
+# an ID (unlock_atlas.inputs.sheets): never a '/', so a path cannot match a rule by spanning folders,
+# and Snakemake's matching of requested files against output patterns stays cheap.
+wildcard_constraints:
+    patient=ID_WILDCARD,
+    sample=ID_WILDCARD,
+
 
 # Validates config + sheets (+ BAM headers) and exits with every problem listed, before any job.
-# (Cluster jobs re-parse the Snakefile: the files were checked by the main process already.)
-RUN = load_run_or_exit(config, Path.cwd(), check_files=workflow.is_main_process)
+# Cluster jobs re-parse the Snakefile: the main process checked the files and stored the validated
+# run (results/private/, keyed by config + sheets + validation code: unlock_atlas.inputs.cache),
+# which a job process loads instead of validating the sheets again.
+RUN = load_run_or_exit(config, Path.cwd(), check_files=workflow.is_main_process, cache_dir="results/private")
 
 # Rules call the `unlock-atlas` installed beside the Python running Snakemake (so an
 # un-activated virtualenv works); with --sdm conda the job's environment comes first anyway.
@@ -210,20 +220,61 @@ def calling_args(wildcards, input):
     return " ".join(shlex.quote(w) for w in words)
 
 
+def input_mb(input):
+    """The job's input size in MiB (Snakemake's `input.size_mb`), one os.stat per file.
+
+    `input.size_mb` goes through Snakemake's asynchronous storage layer: ~1 ms per job even when
+    it cannot answer (during DAG building it gives up and the value is <TBD>), 5 s of a
+    100-patient dry run. A missing input raises FileNotFoundError naming it, which Snakemake
+    also turns into <TBD> and evaluates again when the job is about to run (inputs made).
+    An input folder (a per-patient output) counts with the files in it.
+    """
+    return sum(_file_or_dir_size(f) for f in input) / 2**20
+
+
+def _file_or_dir_size(path):
+    if os.path.isdir(path):
+        return sum(e.stat().st_size for e in os.scandir(path) if e.is_file())
+    return os.path.getsize(path)
+
+
 def mem_from_input(base_mb, per_gb_mb):
     """A memory request that grows with the input size (MB of RAM per GB of input)."""
 
     def _mem(wildcards, input):
-        return int(base_mb + per_gb_mb * input.size_mb / 1024)
+        return int(base_mb + per_gb_mb * input_mb(input) / 1024)
 
     return _mem
 
 
-def runtime_from_input(base_min, per_gb_min):
+def mem_from_largest_input(base_mb, per_gb_mb, name="bams"):
+    """Memory for a per-patient job that handles its samples' BAMs one at a time: sized by the largest."""
+
+    def _mem(wildcards, input):
+        return int(base_mb + per_gb_mb * max(os.path.getsize(f) for f in input[name]) / 2**30)
+
+    return _mem
+
+
+def runtime_from_input(base_min, per_gb_min, per_sample=False):
+    """Minutes growing with the input size; `per_sample`: a per-patient job pays the base once per sample."""
+
     def _rt(wildcards, input):
-        return int(base_min + per_gb_min * input.size_mb / 1024)
+        n = len(patient_samples(wildcards.patient)) if per_sample else 1
+        return int(base_min * n + per_gb_min * input_mb(input) / 1024)
 
     return _rt
+
+
+def per_sample_commands(patient, bams, words):
+    """Shell commands of a per-patient job, one per sample in sheet order, joined by `&&`.
+
+    `words(sample_id, bam)` gives one command's words; each is shell-quoted here.
+    """
+    import shlex
+
+    rows = patient_samples(patient)
+    return " && ".join(shlex.join(words(r.sample_id, b)) for r, b in zip(rows, bams))
 
 
 def panel_args():
@@ -282,7 +333,56 @@ def pon_inputs(wildcards):
 def fusion_normal_evidence(wildcards):
     """The patient's normal's evidence table (exactly one normal per patient: inputs/sheets.py)."""
     n = next(r.sample_id for r in patient_samples(wildcards.patient) if r.sample_type == "normal")
-    return f"results/copynumber/{wildcards.patient}/{n}.fusion_evidence.tsv"
+    return f"results/copynumber/{wildcards.patient}/reads/{n}.fusion_evidence.tsv"
+
+
+def cn_reads(patient):
+    """The patient's read-evidence folder: every sample's target coverage, its normal's junction evidence."""
+    return f"results/copynumber/{patient}/reads"
+
+
+def targetcov(patient, sample):
+    return f"{cn_reads(patient)}/{sample}.targetcov.tsv"
+
+
+def fusion_evidence(patient, sample):
+    return f"{cn_reads(patient)}/{sample}.fusion_evidence.tsv"
+
+
+def copynumber_read_commands(wildcards, input, output):
+    """Per sample: target coverage; for the normal also the junction evidence its tumours are checked against."""
+    import shlex
+
+    fasta = f"{REF_DIR}/genome.fa.gz"
+    cov = per_sample_commands(
+        wildcards.patient,
+        input.bams,
+        lambda s, bam: ["unlock-atlas", "copynumber", "coverage", bam, "--panel", input.panel, "--fasta", fasta,
+                        "-o", f"{output[0]}/{s}.targetcov.tsv"],
+    )
+    rows = patient_samples(wildcards.patient)
+    ev = [shlex.join(["unlock-atlas", "copynumber", "fusion-evidence", bam, "--genes", input.genes,
+                      "-o", f"{output[0]}/{r.sample_id}.fusion_evidence.tsv"])
+          for r, bam in zip(rows, input.bams) if r.sample_type == "normal"]
+    return " && ".join([cov, *ev])
+
+
+def fusions_dir(patient):
+    """The patient's fusion calls: <sample>.fusions.tsv and <sample>.fusion_candidates.tsv per tumour sample."""
+    return f"results/copynumber/{patient}/fusions"
+
+
+def copynumber_fusion_commands(wildcards, input, output):
+    """Each tumour sample's fusion calls (CN_TUMOURS: copynumber.smk), one command per sample."""
+    import shlex
+
+    normal = fusion_normal_evidence(wildcards)
+    return " && ".join(
+        shlex.join(["unlock-atlas", "copynumber", "fusions", bam, "--genes", input.genes, "--normal", normal,
+                    "--panel-normals", input.pooled, "-o", f"{output[0]}/{s}.fusions.tsv",
+                    "--candidates", f"{output[0]}/{s}.fusion_candidates.tsv"])
+        for s, bam in zip(CN_TUMOURS[wildcards.patient], input.bams)
+    )
 
 
 # -- single-cell ----------------------------------------------------------------------------

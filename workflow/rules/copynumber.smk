@@ -11,35 +11,41 @@ import pandas as pd
 CN_NORMALS = [(r.patient_id, r.sample_id) for r in SAMPLE_ROW.values() if r.sample_type == "normal"]
 
 
-rule copynumber_coverage:
+# One job per patient: coverage of each sample and the normal's junction evidence (seconds each).
+rule copynumber_reads:
     input:
-        bam=bam_of,
-        bai=bai_of,
+        bams=patient_bams,
+        bais=patient_bais,
         panel=f"{REF_DIR}/panel.bed",
         ref=f"{REF_DIR}/reference.json",
+        genes=f"{REF_DIR}/genes.tsv",
     output:
-        "results/copynumber/{patient}/{sample}.targetcov.tsv",
+        directory("results/copynumber/{patient}/reads"),
     params:
-        fasta=lambda wildcards: f"{REF_DIR}/genome.fa.gz",
+        commands=copynumber_read_commands,
     log:
-        "logs/copynumber/{patient}/{sample}.coverage.log",
+        "logs/copynumber/{patient}/reads.log",
     threads: 1
     resources:
-        mem_mb=mem_from_input(1000, 200),
-        runtime=runtime_from_input(5, 20),
+        mem_mb=mem_from_largest_input(1000, 200),
+        runtime=runtime_from_input(5, 40, per_sample=True),
     conda:
         ENV
     shell:
-        "unlock-atlas copynumber coverage {input.bam:q} --panel {input.panel:q} --fasta {params.fasta:q} "
-        "-o {output:q} > {log:q} 2>&1"
+        "mkdir -p {output:q} && ({params.commands}) > {log:q} 2>&1"
+
+
+# the patients with a normal (all of them: inputs/sheets.py), whose normals form the pooled references
+CN_NORMAL_PATIENTS = list(dict.fromkeys(p for p, _ in CN_NORMALS))
 
 
 rule copynumber_reference:
     input:
-        [f"results/copynumber/{p}/{s}.targetcov.tsv" for p, s in CN_NORMALS],
+        [cn_reads(p) for p in CN_NORMAL_PATIENTS],
     output:
         "results/copynumber/reference.tsv",
     params:
+        covs=lambda wildcards: " ".join(shlex.quote(targetcov(p, s)) for p, s in CN_NORMALS),
         ids=lambda wildcards: ",".join(s for _, s in CN_NORMALS),
     log:
         "logs/copynumber/reference.log",
@@ -50,7 +56,7 @@ rule copynumber_reference:
     conda:
         ENV
     shell:
-        "unlock-atlas copynumber reference {input:q} --ids {params.ids:q} -o {output:q} > {log:q} 2>&1"
+        "unlock-atlas copynumber reference {params.covs} --ids {params.ids:q} -o {output:q} > {log:q} 2>&1"
 
 
 rule copynumber_tumour_fraction:
@@ -76,7 +82,7 @@ rule copynumber_tumour_fraction:
 
 rule copynumber_call:
     input:
-        cov=lambda wildcards: f"results/copynumber/{SAMPLE_ROW[wildcards.sample].patient_id}/{wildcards.sample}.targetcov.tsv",
+        reads=lambda wildcards: cn_reads(SAMPLE_ROW[wildcards.sample].patient_id),
         ref="results/copynumber/reference.tsv",
         # plasma only: the patient's tumour fractions (tissue uses its purity, normals none)
         tf=lambda wildcards: (
@@ -92,6 +98,7 @@ rule copynumber_call:
         plot="results/copynumber/samples/{sample}.log2.png",
     params:
         patient=lambda wildcards: SAMPLE_ROW[wildcards.sample].patient_id,
+        cov=lambda wildcards: targetcov(SAMPLE_ROW[wildcards.sample].patient_id, wildcards.sample),
         stype=lambda wildcards: SAMPLE_ROW[wildcards.sample].sample_type,
         # tumour content: tissue purity from samples.tsv; plasma the estimated tumour fraction (with its
         # interval; below 3 % it is not used: docs/copynumber.md)
@@ -112,7 +119,7 @@ rule copynumber_call:
     conda:
         ENV
     shell:
-        "unlock-atlas copynumber call {input.cov:q} --reference {input.ref:q} --sample-id {wildcards.sample:q} "
+        "unlock-atlas copynumber call {params.cov:q} --reference {input.ref:q} --sample-id {wildcards.sample:q} "
         "--patient-id {params.patient:q} --sample-type {params.stype:q} {params.tc} "
         "-o {output.part:q} --targets {output.targets:q} --plot {output.plot:q} > {log:q} 2>&1"
 
@@ -120,31 +127,13 @@ rule copynumber_call:
 # Fusions: each normal's junction evidence (what its patient's tumour samples are checked against),
 # the cohort's normals pooled (recurrent artefacts), then each tumour sample's orientation-checked
 # fusions with its patient's normal and the pooled normals subtracted (docs/copynumber.md).
-rule copynumber_fusion_evidence:
-    input:
-        bam=bam_of,
-        bai=bai_of,
-        genes=f"{REF_DIR}/genes.tsv",
-    output:
-        "results/copynumber/{patient}/{sample}.fusion_evidence.tsv",
-    log:
-        "logs/copynumber/{patient}/{sample}.fusion_evidence.log",
-    threads: 1
-    resources:
-        mem_mb=mem_from_input(1000, 200),
-        runtime=runtime_from_input(5, 20),
-    conda:
-        ENV
-    shell:
-        "unlock-atlas copynumber fusion-evidence {input.bam:q} --genes {input.genes:q} -o {output:q} > {log:q} 2>&1"
-
-
 rule copynumber_fusion_normals:
     input:
-        [f"results/copynumber/{p}/{s}.fusion_evidence.tsv" for p, s in CN_NORMALS],
+        [cn_reads(p) for p in CN_NORMAL_PATIENTS],
     output:
         "results/copynumber/fusion_normals.tsv",
     params:
+        evidence=lambda wildcards: " ".join(shlex.quote(fusion_evidence(p, s)) for p, s in CN_NORMALS),
         ids=lambda wildcards: ",".join(s for _, s in CN_NORMALS),
     log:
         "logs/copynumber/fusion_normals.log",
@@ -155,33 +144,39 @@ rule copynumber_fusion_normals:
     conda:
         ENV
     shell:
-        "unlock-atlas copynumber fusion-normals {input:q} --ids {params.ids:q} -o {output:q} > {log:q} 2>&1"
+        "unlock-atlas copynumber fusion-normals {params.evidence} --ids {params.ids:q} -o {output:q} > {log:q} 2>&1"
 
 
+# patient -> its tumour (tissue, plasma) sample IDs, sheet order: each is checked for fusions
+CN_TUMOURS = {p: [r.sample_id for r in patient_samples(p) if r.sample_type != "normal"] for p in patients()}
+
+
+# One job per patient: each tumour sample's fusions, its normal's evidence and the pooled normals
+# subtracted (seconds per sample).
 rule copynumber_fusions:
     input:
-        bam=bam_of,
-        bai=bai_of,
+        bams=lambda wildcards: [bam_path(s) for s in CN_TUMOURS[wildcards.patient]],
+        bais=lambda wildcards: [bai_path(s) for s in CN_TUMOURS[wildcards.patient]],
         genes=f"{REF_DIR}/genes.tsv",
-        normal=fusion_normal_evidence,
+        normal_reads=lambda wildcards: cn_reads(wildcards.patient),
         pooled="results/copynumber/fusion_normals.tsv",
     output:
-        calls="results/copynumber/{patient}/{sample}.fusions.tsv",
-        candidates="results/copynumber/{patient}/{sample}.fusion_candidates.tsv",
+        directory("results/copynumber/{patient}/fusions"),
+    params:
+        commands=copynumber_fusion_commands,
     log:
-        "logs/copynumber/{patient}/{sample}.fusions.log",
+        "logs/copynumber/{patient}/fusions.log",
     threads: 1
     resources:
-        mem_mb=mem_from_input(1000, 200),
-        runtime=runtime_from_input(5, 20),
+        mem_mb=mem_from_largest_input(1000, 200),
+        runtime=lambda wildcards, input: int(5 * len(input.bams) + 20 * input_mb(input) / 1024),
     conda:
         ENV
     shell:
-        "unlock-atlas copynumber fusions {input.bam:q} --genes {input.genes:q} --normal {input.normal:q} "
-        "--panel-normals {input.pooled:q} -o {output.calls:q} --candidates {output.candidates:q} > {log:q} 2>&1"
+        "mkdir -p {output:q} && ({params.commands}) > {log:q} 2>&1"
 
 
 TABLE_PARTS["copy_number"] = [f"results/tables/copy_number/{s}.parquet" for _, s in sample_rows()]
 
-# fusion evidence per sample (read by the classification stage; a target of `all` until then)
-FUSION_CALLS = [f"results/copynumber/{p}/{s}.fusions.tsv" for p, s in sample_rows() if SAMPLE_ROW[s].sample_type != "normal"]
+# fusion calls per patient with tumour samples (read by the classification stage; a target of `all`)
+FUSION_CALLS = [fusions_dir(p) for p, tumours in CN_TUMOURS.items() if tumours]

@@ -3,7 +3,7 @@
 The classifier never re-reads BAMs for calls: it works from the variants part
 (``results/tables/variants/<patient>.parquet``), the copy-number parts
 (``results/tables/copy_number/<sample>.parquet``), the fusion TSVs
-(``results/copynumber/<patient>/<sample>.fusions.tsv``) and the validated sheets
+(``results/copynumber/<patient>/fusions/<sample>.fusions.tsv``) and the validated sheets
 (:func:`unlock_atlas.inputs.load_run`); BAMs are only opened to phase compound mutations.
 """
 

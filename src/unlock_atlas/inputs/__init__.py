@@ -12,6 +12,7 @@ from .._lazy import lazy_exports
 _EXPORTS = {
     "check_bam_contigs": ".bamcheck",
     "find_bam_index": ".bamcheck",
+    "ID_WILDCARD": ".sheets",
     "Line": ".treatments",
     "TREATMENT_COLUMNS": ".treatments",
     "attach_line": ".treatments",
@@ -24,5 +25,5 @@ _EXPORTS = {
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 
-__all__ = ["PATIENT_COLUMNS", "SAMPLE_COLUMNS", "TREATMENT_COLUMNS", "Line", "Run", "attach_line", "check_bam_contigs",
-           "find_bam_index", "load_run", "load_run_or_exit"]
+__all__ = ["ID_WILDCARD", "PATIENT_COLUMNS", "SAMPLE_COLUMNS", "TREATMENT_COLUMNS", "Line", "Run", "attach_line",
+           "check_bam_contigs", "find_bam_index", "load_run", "load_run_or_exit"]

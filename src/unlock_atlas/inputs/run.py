@@ -376,18 +376,25 @@ def _samples_frame(rows: list[Row], wd: Path, attached: dict[int, int] | None = 
     return _frame(recs, SAMPLE_COLUMNS)
 
 
-def load_run_or_exit(config: Mapping, workdir: str | Path, check_files: bool = True) -> Run:
+def load_run_or_exit(config: Mapping, workdir: str | Path, check_files: bool = True,
+                     cache_dir: str | Path | None = None) -> Run:
     """:func:`load_run` for the Snakefile: on invalid inputs print every problem and exit 1.
 
     Snakemake would otherwise show a Python traceback for a user error; nothing is scheduled.
     ``check_files=False`` is for the re-parse of the Snakefile inside each cluster job: the main
     process already checked every file (at 6,000 BAMs the header checks cost ~1.5 s per job).
+    With ``cache_dir`` the validated run is stored there by the main process and loaded by job
+    processes instead of validating the sheets again (:mod:`unlock_atlas.inputs.cache`).
     """
     import sys
 
     from ..errors import UnlockError
 
     try:
+        if cache_dir is not None:
+            from .cache import load_run_cached
+
+            return load_run_cached(config, workdir, cache_dir, check_files=check_files)
         return load_run(config, workdir=workdir, check_files=check_files)
     except UnlockError as exc:
         print(f"\nUnlock atlas: the run's inputs are not valid; nothing was run.\n{exc}\n", file=sys.stderr)

@@ -35,6 +35,10 @@ from .config import load_schema, schema_problems, schema_validator
 logger = logging.getLogger(__name__)
 
 ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+#: What a patient / sample wildcard of the workflow may match (``wildcard_constraints`` in
+#: workflow/rules/common.smk): the characters of :data:`ID_RE` and no leading ``-`` (the length
+#: limit is checked by :func:`id_problem`), so a wildcard never spans a ``/``.
+ID_WILDCARD = r"[A-Za-z0-9._][A-Za-z0-9._-]*"
 ID_COLUMNS = ("patient_id", "sample_id")
 TUMOUR_TYPES = ("tissue", "plasma")
 
