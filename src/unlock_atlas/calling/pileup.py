@@ -24,8 +24,8 @@ mate merge and the MNV runs are then numpy operations over the window, and one `
 per array gives the counts.
 
 Windows: an interval longer than ``COUNT_WINDOW`` bases is counted window by window, so the
-scratch memory of counting is proportional to window length x depth (about 60 bytes per base
-observation), whatever the interval's length; what is kept per interval is its counts (about
+scratch memory of counting is proportional to window length x depth (about 60 bytes per read
+base), whatever the interval's length; what is kept per interval is its counts (about
 90 bytes per position: ``RegionCounts``). A read that straddles a window edge is fetched in
 both windows and each of its bases is counted in the window that holds the position; an indel
 is counted in the window that holds its anchor base and left-normalised against the whole
@@ -51,12 +51,13 @@ logger = logging.getLogger(__name__)
 
 _LUT = LUT
 
-#: Bases per counting window (module docstring). Scratch memory is ~60 bytes per base
-#: observation, so a window holds ~0.6 GB at 2,000x deduplicated fragments and ~3 GB at 10,000x
-#: (duplicate-flagged reads are skipped before any per-base array is made); reads straddling an
-#: edge are read twice, ~3 % more reads at 150-bp reads. Panel intervals of exons +/- 20 bp
-#: (<= 2.3 kb in the demo panel) are one window, counted exactly as before windows existed.
-COUNT_WINDOW = 5_000
+#: Bases per counting window (module docstring). Scratch memory is ~60 bytes per read base in
+#: the window: 2,000 deduplicated fragments of ~180 bp read as 2 x 150 overlapping mates are
+#: ~3,300 read bases per position, so ~0.5 GB per window at 2,000x and ~2.5 GB at 10,000x
+#: (duplicate-flagged reads are skipped before any per-base array is made). Reads straddling
+#: an edge are read twice (~6 % more reads with 150-bp reads; measured no slower than 5-10 kb
+#: windows). Exon +/- 20 bp panel intervals (<= 2.3 kb in the demo panel) stay one window.
+COUNT_WINDOW = 2_500
 
 
 @dataclass
