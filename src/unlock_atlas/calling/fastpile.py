@@ -19,9 +19,19 @@ as ``bcftools mpileup`` over the same regions:
 Events are returned in the order in which the reference implementation added them (fragment
 emission order; indels before MNVs within a fragment), so the ``events`` dictionary and its
 floating-point read-position sums come out identical, not merely equal up to rounding.
+
+Windows (``pileup.count_region`` counts a long interval window by window so that memory
+depends on window length x depth, not on interval length): a window is counted by the same
+function with ``fetch_end`` one base past its end (a read that starts right after the window
+with a leading insertion or deletion anchors it on the window's last base) and an
+:class:`MnvCarry` that continues a run of mismatches of one fragment across the window edge
+(the fragment is recognised in the next window by its reads' names and read-1 flags).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pysam
@@ -35,9 +45,25 @@ for _i, _b in enumerate("ACGT"):
 #: unmapped, secondary, supplementary, QC-fail, duplicate.
 SKIP_FLAGS = 0x4 | 0x100 | 0x800 | 0x200 | 0x400
 
+ReadId = tuple[str, bool]  # (query name, read-1 flag): one primary read
+
+
+@dataclass
+class MnvCarry:
+    """Mismatch runs that reach the last base of a counting window, carried into the next one.
+
+    ``last`` is set by the caller: True for the interval's last window (every run is then
+    closed there). ``open`` maps each read of the fragment that holds an open run to the run
+    ``[pos0, alt, dist_sum, n, strand, consumed]``.
+    """
+
+    last: bool = True
+    open: dict[ReadId, list] = field(default_factory=dict)
+
 
 def collect_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int, ref_codes: np.ndarray,
-                   min_mapq: int, min_baseq: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[tuple]]:
+                   min_mapq: int, min_baseq: int, fetch_end: int | None = None, carry: MnvCarry | None = None,
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[tuple]]:
     """All fragment-level observations of ``chrom:start-end`` (0-based half-open).
 
     Parameters
@@ -50,6 +76,14 @@ def collect_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int, r
         Reference base codes (``LUT`` of the upper-case sequence) of the interval.
     min_mapq, min_baseq : int
         Read MAPQ and base-quality thresholds (see the ``pileup`` module docstring).
+    fetch_end : int, optional
+        Reads are fetched over ``start..fetch_end`` (default ``end``); bases and events are
+        counted over ``start..end`` only (a window passes ``end + 1``: module docstring).
+    carry : MnvCarry, optional
+        For a window of a longer interval: mismatch runs open at the previous window's last base
+        (continued here when this window's first base extends them) and, unless ``carry.last``,
+        the runs reaching this window's last base (left open, not returned). None: the interval
+        is counted whole and every run ends at its edges (as when no carry existed).
 
     Returns
     -------
@@ -81,10 +115,12 @@ def collect_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int, r
     slot_read: list[int] = []  # per slot: the read that opened it
     slot_fs: list[int] = []  # per slot: the fragment strand (strand of its read 1; see _merge_mates)
     r_is_r1: list[bool] = []  # per counted read: flag 0x40
+    r_name: list[str] = []
+    slot_second: dict[int, int] = {}  # slot -> its second mate's read index
     qoff = 0
     low_s: list[int] = []
     low_e: list[int] = []
-    for read in bam.fetch(chrom, start, end):
+    for read in bam.fetch(chrom, start, end if fetch_end is None else fetch_end):
         flag = read.flag
         if flag & SKIP_FLAGS:
             continue
@@ -139,6 +175,7 @@ def collect_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int, r
         if is_second:  # second mate of a pending fragment: merge, emit now
             emit_order.append(slot)
             r_second.append(n_read)
+            slot_second[slot] = n_read
             if is_r1 and not r_is_r1[slot_read[slot]]:
                 slot_fs[slot] = strand
         else:
@@ -166,6 +203,7 @@ def collect_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int, r
         r_qlen.append(qlen)
         r_strand.append(strand)
         r_is_r1.append(is_r1)
+        r_name.append(name)
         r_slot.append(slot)
         seqs.append(seq)
         quals.append(qual)
@@ -178,7 +216,7 @@ def collect_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int, r
     lowmq = np.cumsum(low_diff[:L]).astype(np.int32)
     if not r_qoff:
         z = np.zeros((L, 5), np.int32)
-        return z, z.copy(), np.zeros((L, 5), np.float64), lowmq, []
+        return z, z.copy(), np.zeros((L, 5), np.float64), lowmq, [e for _, e in _close_carried(carry, [])]
 
     rank = np.empty(len(slot_events), np.int64)
     rank[np.asarray(emit_order, np.int64)] = np.arange(len(emit_order))
@@ -207,7 +245,12 @@ def collect_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int, r
     fwd = both[:5 * L].reshape(L, 5).astype(np.int32)
     rev = both[5 * L:].reshape(L, 5).astype(np.int32)
     rpos = np.bincount(idx % (5 * L), weights=dist.astype(np.float64), minlength=5 * L).reshape(L, 5)
-    mnv = _mnv_runs(rp, base, dist, strand, slot_a[rid], rank, ref_codes, start)
+
+    def frag_reads(slot: int) -> list[ReadId]:
+        reads = [slot_read[slot]] + ([slot_second[slot]] if slot in slot_second else [])
+        return [(r_name[i], r_is_r1[i]) for i in reads]
+
+    mnv = _mnv_runs(rp, base, dist, strand, slot_a[rid], rank, ref_codes, start, carry, frag_reads)
     return fwd, rev, rpos, lowmq, _ordered_events(slot_events, rank, mnv)
 
 
@@ -265,26 +308,72 @@ def _merge_mates(good: np.ndarray, rp: np.ndarray, rid: np.ndarray, base: np.nda
 
 
 def _mnv_runs(rp: np.ndarray, base: np.ndarray, dist: np.ndarray, strand: np.ndarray, frag: np.ndarray,
-              rank: np.ndarray, ref_codes: np.ndarray, start: int) -> list[tuple[int, tuple]]:
+              rank: np.ndarray, ref_codes: np.ndarray, start: int, carry: MnvCarry | None = None,
+              frag_reads: Callable[[int], list[ReadId]] | None = None) -> list[tuple[int, tuple]]:
     """Runs of >= 2 adjacent mismatching positions of one fragment, found on the (few) mismatches
     sorted by fragment and position: ``(emission rank, ("mnv", pos0, alt, strand, mean dist))``
-    with the strand of the run's first base."""
+    with the strand of the run's first base.
+
+    With a ``carry`` (a window of a longer interval), a run that starts on the window's first
+    base continues the carried run of the same fragment (one of its reads held it), and a run
+    (even of one mismatch) that reaches the window's last base is carried on, unless the window
+    is the interval's last; carried runs that are not continued end here (rank -1: first).
+    """
     out: list[tuple[int, tuple]] = []
+    L = len(ref_codes)
+    incoming = carry.open if carry is not None else {}
+    if carry is not None:
+        carry.open = {}
     mm = np.flatnonzero((base != ref_codes[rp]) & (base < 4))
-    if len(mm) < 2:
-        return out
-    mm = mm[np.lexsort((rp[mm], frag[mm]))]
-    fr = frag[mm]
-    link = (fr[1:] == fr[:-1]) & (rp[mm[1:]] == rp[mm[:-1]] + 1)
-    if not link.any():
-        return out
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], link.astype(np.int8), [0]))))
-    for a, b in zip(edges[::2], edges[1::2]):
-        run = mm[a:b + 1]
-        alt = "".join(BASES[c] for c in base[run])
-        out.append((int(rank[fr[a]]), ("mnv", int(rp[run[0]]) + start, alt, int(strand[run[0]]),
-                                       float(dist[run].astype(np.int64).mean()))))
-    return out
+    if len(mm) >= (1 if carry is not None else 2):
+        mm = mm[np.lexsort((rp[mm], frag[mm]))]
+        fr = frag[mm]
+        link = (fr[1:] == fr[:-1]) & (rp[mm[1:]] == rp[mm[:-1]] + 1)
+        first = np.concatenate(([0], np.flatnonzero(~link) + 1))
+        last = np.concatenate((first[1:] - 1, [len(mm) - 1]))
+        keep = last > first
+        if carry is not None:
+            if incoming:
+                keep |= rp[mm[first]] == 0
+            if not carry.last:
+                keep |= rp[mm[last]] == L - 1
+        for a, b in zip(first[keep], last[keep]):
+            run = mm[a:b + 1]
+            p0, s = int(rp[run[0]]) + start, int(strand[run[0]])
+            alt = "".join(BASES[c] for c in base[run])
+            dsum, n = int(dist[run].astype(np.int64).sum()), len(run)
+            if carry is not None and incoming and rp[run[0]] == 0:
+                o = next((incoming[i] for i in frag_reads(int(fr[a])) if i in incoming), None)
+                if o is not None and not o[5]:
+                    o[5] = True
+                    p0, alt, dsum, n, s = o[0], o[1] + alt, o[2] + dsum, o[3] + n, o[4]
+            if carry is not None and not carry.last and rp[run[-1]] == L - 1:
+                o = [p0, alt, dsum, n, s, False]
+                for i in frag_reads(int(fr[a])):
+                    carry.open[i] = o
+                continue
+            if n >= 2:  # mean of integer distances: the same float as numpy's mean
+                out.append((int(rank[fr[a]]), ("mnv", p0, alt, s, dsum / n)))
+    return _close_carried(None, out, incoming)
+
+
+def _close_carried(carry: MnvCarry | None, out: list[tuple[int, tuple]],
+                   incoming: dict[ReadId, list] | None = None) -> list[tuple[int, tuple]]:
+    """``out`` preceded by the carried runs that were not continued (>= 2 bases; rank -1).
+    ``incoming`` defaults to ``carry.open``, which is then emptied (a window without reads)."""
+    if incoming is None:
+        incoming = carry.open if carry is not None else {}
+        if carry is not None:
+            carry.open = {}
+    done: list[tuple[int, tuple]] = []
+    seen: set[int] = set()
+    for o in incoming.values():
+        if id(o) in seen or o[5]:
+            continue
+        seen.add(id(o))
+        if o[3] >= 2:
+            done.append((-1, ("mnv", o[0], o[1], o[4], o[2] / o[3])))
+    return done + out
 
 
 def _ordered_events(slot_events: list[dict | None], rank: np.ndarray, mnv: list[tuple[int, tuple]]) -> list[tuple]:
