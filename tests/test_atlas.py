@@ -132,7 +132,7 @@ def test_documented_columns_and_types(results):
     assert json.loads(pat.field("resistance_type").metadata[b"allowed"]) == [
         "primary", "acquired", "not_progressed", "unknown"]
     assert {d["name"]: d for d in manifest["columns"]["samples"]}["qc_status"]["allowed"] == ["pass", "warn", "fail"]
-    assert manifest["schema_version"] == "1.2" and manifest["reference_build"] == "GRCh38"
+    assert manifest["schema_version"] == "1.3" and manifest["reference_build"] == "GRCh38"
     assert manifest["config_hash"] == "abc123" and manifest["pipeline_version"] == unlock_atlas.__version__
     assert manifest["tables"][:2] == ["patients", "samples"]
     # tables built from stage parts exist (full schema) even when no stage wrote a part
