@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..calling import TI_ALPHA
 from ..ctdna_fraction import patient_samples, tumour_samples
 from ..errors import InputError, Problem
 from ..knowledge.drugs import Regimen, resolve_regimen
@@ -23,7 +24,7 @@ from ..tables import missing_to_none as _na
 #: Columns of the variants part the classifier needs (schema_variants.py).
 VARIANT_COLUMNS = ["sample_id", "chrom", "pos", "ref", "alt", "kind", "gene", "transcript", "hgvsc", "hgvsp",
                    "hgvsp_short", "consequence", "alt_reads", "depth", "vaf", "vaf_ci_low", "vaf_ci_high", "status",
-                   "filter", "origin"]
+                   "filter", "origin", "background_error", "background_rho", "ti_p_value", "ti_status"]
 #: Columns of the fusion TSVs (copynumber/fusions.py FUSION_COLUMNS) the classifier needs.
 FUSION_COLUMNS = ["chrom_a", "pos_a", "gene_a", "chrom_b", "pos_b", "gene_b", "fragments"]
 
@@ -62,6 +63,8 @@ class PatientData:
     fusion_samples: set[str] = field(default_factory=set)
     #: the ``sc_programs`` parts of the patient's biopsies with scRNA (may be empty)
     sc_programs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: alpha of the tumour-informed tests (config ``calling.ti_alpha``; docs/calling.md §3b)
+    ti_alpha: float = TI_ALPHA
 
     def sample(self, sample_id: str) -> dict:
         """The samples.tsv row of ``sample_id`` as a dict."""
@@ -121,4 +124,5 @@ def patient_from_run(run: object, patient_id: str, variants: pd.DataFrame, copy_
         copy_number=copy_number if copy_number is not None else pd.DataFrame(),
         fusions=fusions if fusions is not None else pd.DataFrame(), bams=dict(bams or {}),
         fusion_samples=set(fusion_samples or ()),
-        sc_programs=sc_programs if sc_programs is not None else pd.DataFrame())
+        sc_programs=sc_programs if sc_programs is not None else pd.DataFrame(),
+        ti_alpha=float((getattr(run, "config", None) or {}).get("calling", {}).get("ti_alpha", TI_ALPHA)))
