@@ -22,6 +22,8 @@ mutations, of which 15 bypass and 2 on-target"):
   it pre-existed at a low level or not) are; the excluded ones are reported as
   ``resistance_alterations_indeterminate``;
 * lead time is counted only for alterations not present at baseline (``pre_existing`` excluded);
+  the tumour-informed lead time (first plasma sample called OR detected by the tumour-informed test,
+  docs/calling.md §3b) is reported beside the de-novo one, over the same alterations;
 * ``n`` is the denominator or population of each metric, given in :data:`METRICS`.
 """
 
@@ -59,6 +61,10 @@ METRICS: dict[str, tuple[str, str]] = {
     "median_lead_time_days": ("days", "median molecular lead time (progression day minus first plasma detection) "
                               "of counted resistance alterations seen in plasma and not present at baseline "
                               "(pre-existing ones excluded); n = those alterations"),
+    "median_lead_time_tumour_informed_days": (
+        "days", "median tumour-informed molecular lead time (progression day minus the first plasma sample in which "
+        "the alteration was called or detected by the tumour-informed test, docs/calling.md 3b) of counted resistance "
+        "alterations seen in plasma that way and not present at baseline; n = those alterations"),
     "resistance_alterations_indeterminate": (
         "alterations", "knowledge-base resistance alterations at progression whose acquisition is indeterminate "
         "(neither acquired nor emerged): listed in the mechanisms table but NOT counted in the resistance_alterations_* "
@@ -133,6 +139,9 @@ def _metrics_for(pats: pd.DataFrame, samples: pd.DataFrame, mech: pd.DataFrame, 
     not_baseline = mech_rows[_col(mech_rows, "acquisition") != "pre_existing"] if len(mech_rows) else mech_rows
     lead = (not_baseline[not_baseline["alteration_id"].notna()].assign(unit=_unit(not_baseline))
             .drop_duplicates(["patient_id", "unit"])["lead_time_days"].dropna() if len(not_baseline) else [])
+    lead_ti = (not_baseline[not_baseline["alteration_id"].notna()]
+               .assign(unit=_unit(not_baseline), lt=_col(not_baseline, "lead_time_tumour_informed_days"))
+               .drop_duplicates(["patient_id", "unit"])["lt"].dropna() if len(not_baseline) else [])
     tissue_n = int(pd.to_numeric(c["n_tissue_mutations"], errors="coerce").fillna(0).sum()) if len(c) else 0
     tissue_hit = int(pd.to_numeric(c["n_tissue_mutations_in_plasma"], errors="coerce").fillna(0).sum()) if len(c) else 0
 
@@ -158,6 +167,8 @@ def _metrics_for(pats: pd.DataFrame, samples: pd.DataFrame, mech: pd.DataFrame, 
         "median_days_to_progression": (float(days.median()) if n_prog else None, n_prog),
         "tissue_plasma_concordance": (share(tissue_hit, tissue_n), tissue_n),
         "median_lead_time_days": (float(pd.Series(lead, dtype=float).median()) if len(lead) else None, len(lead)),
+        "median_lead_time_tumour_informed_days": (float(pd.Series(lead_ti, dtype=float).median()) if len(lead_ti)
+                                                  else None, len(lead_ti)),
         "resistance_alterations_indeterminate": (n_indet, n_prog),
     }
 

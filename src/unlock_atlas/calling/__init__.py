@@ -5,6 +5,8 @@ from .._lazy import lazy_exports
 
 #: public names, imported on first use (unlock_atlas._lazy)
 _EXPORTS = {
+    "TI_ALPHA": ".model",
+    "betabinom_sum_sf": ".model",
     "call_patient": ".caller",
     "genotype_patient": ".caller",
     "read_panel": ".caller",
@@ -14,4 +16,4 @@ _EXPORTS = {
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 
-__all__ = ["call_patient", "genotype_patient", "read_panel", "variants_table", "write_vcf"]
+__all__ = ["TI_ALPHA", "betabinom_sum_sf", "call_patient", "genotype_patient", "read_panel", "variants_table", "write_vcf"]

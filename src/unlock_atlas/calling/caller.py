@@ -97,6 +97,7 @@ def genotype_patient(counts: dict[str, SampleCounts], normal: str | None, sample
         ev = VariantEvidence(per, normal, sample_types, st.hits, in_ch_gene, key, context, offset)
         origin, filt = classify_variant(ev, params)
         ftxt = ";".join(filt) if filt else "PASS"
+        _tumour_informed(per, sample_types, origin == "somatic" and ftxt == "PASS", bg, params)
         kind = "snv" if len(key[2]) == len(key[3]) == 1 else ("mnv" if len(key[2]) == len(key[3]) else "indel")
         for s, g in per.items():
             g.pop("background")
@@ -104,6 +105,21 @@ def genotype_patient(counts: dict[str, SampleCounts], normal: str | None, sample
                              background=bg.mu, background_rho=bg.rho, pon_normals=bg.normals, filter=ftxt,
                              origin=origin, **g))
     return pd.DataFrame(rows)
+
+
+def _tumour_informed(per: dict[str, dict], sample_types: dict[str, str], somatic: bool, bg: model.Background,
+                     params: model.CallingParams) -> None:
+    """Fill ``ti_p`` / ``ti_status`` of each tumour sample when the variant is KNOWN: somatic, FILTER
+    PASS and called in at least one of the patient's tumour samples (clonal haematopoiesis, germline
+    and artefacts are never known); null otherwise and in the normal (model.ti_status; docs/calling.md §3b)."""
+    tumour = [s for s in per if sample_types.get(s) in ("tissue", "plasma")]
+    known = somatic and any(per[s]["status"] == "called" for s in tumour)
+    for s, g in per.items():
+        if known and s in tumour:
+            p = float(np.exp(model.betabinom_logsf(g["alt"], g["depth"], bg.mu, bg.rho))) if g["alt"] > 0 else 1.0
+            g["ti_p"], g["ti_status"] = p, model.ti_status(g["alt"], g["depth"], p, params)
+        else:
+            g["ti_p"], g["ti_status"] = None, None
 
 
 def write_vcf(calls: pd.DataFrame, samples: list[str], fasta: str | Path, out: str | Path, patient: str,
@@ -180,6 +196,8 @@ def variants_table(calls: pd.DataFrame, patient: str, sample_types: dict[str, st
         "ref_reads": calls["ref"], "depth": calls["depth"],
         "vaf": calls["af"].where(calls["depth"] > 0), "vaf_ci_low": calls["af_lo"], "vaf_ci_high": calls["af_hi"],
         "detection_score": calls["ds"], "status": calls["status"], "filter": calls["filter"], "origin": calls["origin"],
+        "background_error": calls["background"], "background_rho": calls["background_rho"],
+        "ti_p_value": calls["ti_p"], "ti_status": calls["ti_status"],
     })
     out.insert(out.columns.get_loc("kind"), "allele_id", allele_id(out))
     return out

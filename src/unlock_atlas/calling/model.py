@@ -43,6 +43,13 @@ Choices and their reasons (see ``docs/calling.md`` for the full argument):
   (longitudinal genotyping, one test per known variant per sample): DS >= 20 (p <= 0.01) and
   alt >= 2. ``detected_below_threshold``: alt >= 1 and DS >= 13 (p <= 0.05) but not called.
   ``not_detected``: otherwise.
+* **Tumour-informed test** (:func:`ti_status`): a variant already called somatic (PASS) in one
+  of the patient's tumour samples is tested in every tumour sample with the same beta-binomial
+  background: ``ti_p = P(X >= alt)`` (= 10^(-DS/10)); ``detected_tumour_informed`` when
+  ``ti_p <= ti_alpha`` (0.01, the same level as the longitudinal known-variant call, DS 20) with
+  >= 1 alt fragment - one pre-specified test per known variant and sample, not a search, so no
+  genome-wide correction and no fragment floor beyond what alpha implies. The aggregated
+  per-sample test over the patient's truncal variants is :func:`betabinom_sum_sf` (docs/calling.md §3b).
 * **Candidate discovery** (per sample, lenient): alt >= 2 fragments and DS >= 30 (p <= 1e-3)
   against the class prior (not yet the site background). At 2,000x a 0.2 % VAF variant has ~4 alt fragments;
   with the prior of ~1e-4 measured at Q20 fragment level, P(X >= 4) ~ 6e-5 (DS ~ 42).
@@ -71,6 +78,7 @@ MIN_ALT_CANDIDATE = 2
 PRIOR_WEIGHT = 2000.0
 PRIOR_FLOOR = 1e-6
 CARRIER_AF = 0.02
+TI_ALPHA = 0.01
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,7 @@ class CallingParams:
     low_depth_all: int = 50
     normal_min_depth: int = 20
     ch_power: float = 0.95
+    ti_alpha: float = TI_ALPHA
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> CallingParams:
@@ -171,6 +180,52 @@ def detection_score_bb(alt: int, depth: int, mu: float, rho: float) -> float:
         return 0.0
     ds = -10 * betabinom_logsf(alt, depth, mu, rho) / np.log(10)
     return float(np.clip(ds, 0, 999))
+
+
+def betabinom_sum_sf(t: int, n: np.ndarray, mu: np.ndarray, rho: np.ndarray) -> float:
+    """P(X_1 + ... + X_m >= t) for independent X_i ~ BetaBinomial(n_i, mu_i, rho_i), exactly.
+
+    The aggregated tumour-informed statistic (docs/calling.md §3b): the pooled alt count of a
+    patient's known variants in one sample against the sum of their site backgrounds. Each pmf is
+    truncated at the largest count needed and the pmfs are convolved. ``1 - P(T <= t - 1)`` is
+    used while it is above 1e-9; below, the tail is summed directly over ``t..M`` with ``M``
+    doubled until the last term is < 1e-16 of the sum, so small p-values keep their precision
+    (a tail below ~1e-300 underflows to 0).
+    """
+    t = int(t)
+    n = np.asarray(n, dtype=int)
+    mu = np.clip(np.asarray(mu, dtype=float), 1e-12, 1 - 1e-12)
+    rho = np.asarray(rho, dtype=float)
+    if t <= 0:
+        return 1.0
+    if t > int(n.sum()):
+        return 0.0
+    p = 1.0 - float(_sum_pmf(n, mu, rho, t - 1).sum())
+    if p > 1e-9:
+        return min(max(p, 0.0), 1.0)
+    top = min(int(n.sum()), 2 * t + 50)
+    while True:
+        pmf = _sum_pmf(n, mu, rho, top)
+        tail = float(pmf[t:].sum())
+        if top >= n.sum() or tail == 0.0 or pmf[-1] < 1e-16 * tail:
+            return tail
+        top = min(int(n.sum()), 2 * top)
+
+
+def _site_pmf(n: int, mu: float, rho: float, upto: int) -> np.ndarray:
+    k = np.arange(min(n, upto) + 1)
+    if rho <= 1e-8:
+        return stats.binom.pmf(k, n, mu)
+    s = 1.0 / rho - 1.0
+    return stats.betabinom.pmf(k, n, mu * s, (1 - mu) * s)
+
+
+def _sum_pmf(n: np.ndarray, mu: np.ndarray, rho: np.ndarray, upto: int) -> np.ndarray:
+    """pmf of the sum of independent beta-binomials on 0..upto (exact there: each term is <= the sum)."""
+    acc = np.ones(1)
+    for ni, mi, ri in zip(n, mu, rho):
+        acc = np.convolve(acc, _site_pmf(int(ni), float(mi), float(ri), upto))[: upto + 1]
+    return np.pad(acc, (0, upto + 1 - len(acc)))
 
 
 def moment_rho(k: np.ndarray, n: np.ndarray) -> float:
@@ -265,6 +320,17 @@ def class_model(p_hat: np.ndarray, n: np.ndarray, s: np.ndarray, n2: np.ndarray,
     den = float(np.sum(theta2 * (n - n2 / n - (s - 1))))
     cv2 = float(np.clip(num / den, 0.0, 10.0)) if den > 0 else 0.0
     return {"mu": mu, "a": a, "cv2": cv2, "sites": int(len(p_hat))}
+
+
+def ti_status(alt: int, depth: int, p_value: float, params: CallingParams = DEFAULT) -> str:
+    """Tumour-informed status of a known variant in one sample (module docstring):
+    ``not_covered`` (depth < min_depth), ``detected_tumour_informed`` (>= 1 alt fragment and
+    ``p_value <= ti_alpha``), else ``not_detected``."""
+    if depth < params.min_depth:
+        return "not_covered"
+    if alt >= 1 and p_value <= params.ti_alpha:
+        return "detected_tumour_informed"
+    return "not_detected"
 
 
 def status(alt: int, depth: int, ds: float, known: bool, params: CallingParams = DEFAULT) -> str:

@@ -69,8 +69,9 @@ def sum_binomial_cdf(t: int, depths: Sequence[int], probs: Sequence[float]) -> f
     grid = np.arange(t + 1)
     acc = np.zeros(t + 1)
     acc[0] = 1.0
-    for n, p in zip(depths, probs):
-        pmf = binom.pmf(grid, int(n), min(max(float(p), 0.0), 1.0))
+    n = np.asarray(depths, dtype=int).reshape(-1, 1)
+    p = np.clip(np.asarray(probs, dtype=float), 0.0, 1.0).reshape(-1, 1)
+    for pmf in binom.pmf(grid[None, :], n, p):   # all pmfs in one call, then convolved
         acc = np.convolve(acc, pmf)[: t + 1]
     return float(min(1.0, acc.sum()))
 

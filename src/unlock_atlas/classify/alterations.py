@@ -93,7 +93,8 @@ class _Builder:
         self.baseline = [s for s, r in self.meta.items() if r.timepoint == "baseline"]
 
     # -- shared columns ---------------------------------------------------------------------------
-    def _timepoint_cols(self, present: dict[str, bool], vaf: dict[str, float], cn: dict[str, float]) -> dict:
+    def _timepoint_cols(self, present: dict[str, bool], vaf: dict[str, float], cn: dict[str, float],
+                        ti_detected: dict[str, bool] | None = None) -> dict:
         out: dict[str, Any] = {}
         for tp in TIMEPOINTS:
             for st in ("tissue", "plasma"):
@@ -112,6 +113,11 @@ class _Builder:
             seen_in_tissue=any(self.meta[s].sample_type == "tissue" for s in called),
             seen_in_plasma=any(self.meta[s].sample_type == "plasma" for s in called),
             n_samples_called=len(called), resistance_relevance="none")
+        # tumour-informed: called, or detected by the tumour-informed test (sequence variants only; others repeat it)
+        ti = ti_detected if ti_detected is not None else present
+        ti_days = [int(self.meta[s].collection_day) for s in self.meta
+                   if self.meta[s].sample_type == "plasma" and (present.get(s) or ti.get(s))]
+        out["first_plasma_day_tumour_informed"] = min(ti_days) if ti_days else None
         return out
 
     def _pre_existing(self, present: dict[str, bool], what: str) -> dict | None:
@@ -150,7 +156,8 @@ class _Builder:
                    "hgvsc": first["hgvsc"], "hgvsp": first["hgvsp"], "hgvsp_short": first["hgvsp_short"],
                    "consequence": first["consequence"]}
             vaf = {s: float(r.vaf) for s, r in by.items() if r.depth > 0 and not pd.isna(r.vaf)}
-            row.update(self._timepoint_cols(present, vaf, {}))
+            ti = {s: getattr(r, "ti_status", None) == "detected_tumour_informed" for s, r in by.items()}
+            row.update(self._timepoint_cols(present, vaf, {}, ti))
             bound = self._seq_bound(by)
             row.update(self._ccf(by, bound))
             row.update(self._pre_existing(present, self._reads(by, self.baseline))

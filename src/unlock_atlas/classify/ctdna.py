@@ -9,6 +9,13 @@ function, before plasma copy-number calling, so the atlas ``copy_number`` table 
 TF-adjusted plasma call; this module adds the concordance columns and the tumour content used for
 CCF scaling.
 
+Aggregated tumour-informed detection
+------------------------------------
+The ``ti_*`` columns: per sample, the pooled alt count of the patient's truncal (else known)
+somatic variants against the sum of their beta-binomial backgrounds, with a p-value, a detected
+flag at ``calling.ti_alpha`` and a background-corrected tumour fraction with an exact interval
+(:mod:`.mrd`; docs/calling.md §3b).
+
 Concordance
 -----------
 For each plasma sample with a tissue sample of the same timepoint (and treatment line): somatic PASS mutations called
@@ -23,6 +30,7 @@ import pandas as pd
 from .. import ctdna_fraction
 from ..ctdna_fraction import MIN_INFORMATIVE_TF, TRUNCAL_K
 from ..domain import allele_id, is_somatic
+from .mrd import aggregated_detection
 from .patient import PatientData
 
 __all__ = ["MIN_INFORMATIVE_TF", "TRUNCAL_K", "truncal_variants", "tumour_content", "tumour_fractions"]
@@ -38,7 +46,10 @@ def tumour_fractions(pat: PatientData) -> pd.DataFrame:
     """Tumour fraction (:func:`unlock_atlas.ctdna_fraction.tumour_fractions`) of every tissue and
     plasma sample of the patient, with the concordance columns."""
     out = ctdna_fraction.tumour_fractions(pat.patient_id, pat.samples, pat.variants)
-    return _add_concordance(pat, out) if len(out) else pd.DataFrame()
+    if not len(out):
+        return pd.DataFrame()
+    ti = aggregated_detection(pat.patient_id, pat.samples, pat.variants, pat.ti_alpha)
+    return _add_concordance(pat, out.merge(ti, on="sample_id", how="left"))
 
 
 def _add_concordance(pat: PatientData, tf: pd.DataFrame) -> pd.DataFrame:

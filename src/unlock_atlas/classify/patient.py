@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from ..calling import TI_ALPHA
 from ..ctdna_fraction import patient_samples, tumour_samples
 from ..errors import InputError, Problem
 from ..knowledge.drugs import Regimen, resolve_regimen
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 #: Columns of the variants part the classifier needs (schema_variants.py).
 VARIANT_COLUMNS = ["sample_id", "chrom", "pos", "ref", "alt", "kind", "gene", "transcript", "hgvsc", "hgvsp",
                    "hgvsp_short", "consequence", "alt_reads", "depth", "vaf", "vaf_ci_low", "vaf_ci_high", "status",
-                   "filter", "origin"]
+                   "filter", "origin", "background_error", "background_rho", "ti_p_value", "ti_status"]
 #: Columns of the fusion TSVs (copynumber/fusions.py FUSION_COLUMNS) the classifier needs.
 FUSION_COLUMNS = ["chrom_a", "pos_a", "gene_a", "chrom_b", "pos_b", "gene_b", "fragments"]
 
@@ -76,6 +77,8 @@ class PatientData:
     lines: list[Line] = field(default_factory=list)
     line: int = 1
     line_start_day: int = 0
+    #: alpha of the tumour-informed tests (config ``calling.ti_alpha``; docs/calling.md §3b)
+    ti_alpha: float = TI_ALPHA
 
     @property
     def days_to_progression(self) -> int | None:
@@ -144,4 +147,5 @@ def patient_from_run(run: object, patient_id: str, variants: pd.DataFrame, copy_
         copy_number=copy_number if copy_number is not None else pd.DataFrame(),
         fusions=fusions if fusions is not None else pd.DataFrame(), bams=dict(bams or {}),
         fusion_samples=set(fusion_samples or ()),
-        sc_programs=sc_programs if sc_programs is not None else pd.DataFrame(), lines=lines)
+        sc_programs=sc_programs if sc_programs is not None else pd.DataFrame(), lines=lines,
+        ti_alpha=float((getattr(run, "config", None) or {}).get("calling", {}).get("ti_alpha", TI_ALPHA)))

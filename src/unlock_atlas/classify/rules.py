@@ -115,9 +115,14 @@ def mechanism_row(pat: PatientData, a: dict | None, **kw) -> dict:
         # lead time only for alterations NOT present at baseline: a baseline call is not a molecular lead
         lead = (None if fpd is None or pat.progression_day is None or a["acquisition"] == "pre_existing"
                 else pat.progression_day - int(fpd))
+        # the same with the first tumour-informed plasma detection (docs/classification.md "Lead time")
+        fti = _v(a.get("first_plasma_day_tumour_informed"))
+        lead_ti = (None if fti is None or pat.progression_day is None or a["acquisition"] == "pre_existing"
+                   else pat.progression_day - int(fti))
         enr = _v(a.get("enriched"))
         row.update(gene=_v(a.get("gene")), alteration=alteration_label(a), alteration_id=a["alteration_id"],
                    kind=a["kind"], acquisition=a["acquisition"], first_plasma_day=fpd, lead_time_days=lead,
+                   first_plasma_day_tumour_informed=fti, lead_time_tumour_informed_days=lead_ti,
                    enriched=None if enr is None else bool(enr), acquisition_basis=_v(a.get("acquisition_basis")),
                    ccf_baseline=_v(a.get("ccf_baseline")), ccf_progression=_v(a.get("ccf_progression")))
         if a["acquisition"] == "indeterminate":

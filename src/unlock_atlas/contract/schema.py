@@ -29,7 +29,9 @@ from .vocab import BEST_RESPONSES, QC_STATUS, RESISTANCE_TYPES, SAMPLE_TYPES, TI
 #: or columns are added (1.1: alterations, mechanisms, ctdna, cohort_summary, sc_composition,
 #: sc_programs, variants.hgvsp_short; 1.2: sc_composition.malignant_status/malignant_note; 1.3:
 #: treatments, samples.line, alterations.line, mechanisms.line, variants.allele_id, mechanisms.rule and
-#: its structured evidence columns, sc_composition.malignant_lineage/cnv_reference),
+#: its structured evidence columns, sc_composition.malignant_lineage/cnv_reference,
+#: tumour-informed detection - variants.background_error/background_rho/ti_p_value/ti_status, ctdna.ti_*,
+#: alterations/mechanisms first_plasma_day_tumour_informed, mechanisms.lead_time_tumour_informed_days),
 #: MAJOR when a column changes meaning or disappears.
 SCHEMA_VERSION = "1.3"
 

@@ -87,6 +87,9 @@ _fields += [
               unit="days from treatment start"),
     field_doc("first_plasma_day", pa.int32(), "collection day of the first plasma sample in which it was called",
               unit="days from treatment start"),
+    field_doc("first_plasma_day_tumour_informed", pa.int32(), "collection day of the first plasma sample in which "
+              "it was called or detected by the tumour-informed test (variants.ti_status); copy-number and fusion "
+              "alterations, which have no tumour-informed test, repeat first_plasma_day", unit="days from treatment start"),
     field_doc("seen_in_tissue", pa.bool_(), "called in at least one tissue sample", nullable=False),
     field_doc("seen_in_plasma", pa.bool_(), "called in at least one plasma sample", nullable=False),
     field_doc("n_samples_called", pa.int32(), "number of tumour samples in which it was called", nullable=False,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from .fields import field_doc
-from .vocab import SAMPLE_TYPES, TIMEPOINTS
+from .vocab import SAMPLE_TYPES, TI_VARIANT_SETS, TIMEPOINTS
 from .vocab import TF_METHODS as METHODS
 
 SCHEMA = pa.schema([
@@ -40,6 +40,23 @@ SCHEMA = pa.schema([
               "matched tissue", unit="variants"),
     field_doc("concordance", pa.float64(), "tissue-plasma positive percent agreement: n_tissue_mutations_in_plasma / "
               "n_tissue_mutations", unit="fraction"),
+    field_doc("ti_variant_set", pa.string(), "aggregated tumour-informed ctDNA test: the variants pooled - truncal "
+              "(the tumour-fraction set) or known (somatic PASS variants called in another tumour sample, when the "
+              "patient has no truncal set); null when none was evaluable (docs/calling.md §3b)", allowed=TI_VARIANT_SETS),
+    field_doc("ti_n_variants", pa.int32(), "variants pooled by the aggregated test", unit="variants"),
+    field_doc("ti_alt_reads", pa.int32(), "pooled ALT fragments of those variants in this sample", unit="fragments"),
+    field_doc("ti_depth", pa.int32(), "pooled informative fragments", unit="fragments"),
+    field_doc("ti_background_alt", pa.float64(), "ALT fragments the variants' backgrounds predict without ctDNA "
+              "(sum of depth x background_error)", unit="fragments"),
+    field_doc("ti_p_value", pa.float64(), "P(pooled ALT >= ti_alt_reads | no ctDNA): exact tail of the sum of the "
+              "variants' beta-binomial site backgrounds", unit="probability"),
+    field_doc("ti_detected", pa.bool_(), "ctDNA detected by the aggregated tumour-informed test: ti_p_value <= "
+              "calling.ti_alpha (default 0.01)"),
+    field_doc("ti_tumour_fraction", pa.float64(), "background-corrected tumour fraction: maximum likelihood over the "
+              "pooled variants (ALT rate = background + (1 - background) x TF / 2)", unit="fraction"),
+    field_doc("ti_tf_ci_low", pa.float64(), "lower bound of the exact 95% interval of ti_tumour_fraction (pooled "
+              "count distribution pivoted)", unit="fraction"),
+    field_doc("ti_tf_ci_high", pa.float64(), "upper bound of that interval", unit="fraction"),
 ])
 
 SORT_KEYS = ["collection_day", "sample_type", "sample_id"]

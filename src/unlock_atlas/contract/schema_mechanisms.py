@@ -79,6 +79,11 @@ SCHEMA = pa.schema([
     field_doc("lead_time_days", pa.int32(), "molecular lead time: progression_day - first_plasma_day (positive = seen "
               "in plasma before clinical progression; resistance-biology.md §4); null for pre-existing alterations "
               "(called at baseline: their first plasma detection is no lead)", unit="days"),
+    field_doc("first_plasma_day_tumour_informed", pa.int32(), "first plasma collection day on which the alteration was "
+              "called or detected by the tumour-informed test (alterations table)", unit="days from treatment start"),
+    field_doc("lead_time_tumour_informed_days", pa.int32(), "tumour-informed molecular lead time: progression_day - "
+              "first_plasma_day_tumour_informed; null for pre-existing alterations (as lead_time_days, the de-novo "
+              "version kept beside it)", unit="days"),
     field_doc("note", pa.string(), "explanation of ambiguous cases (indeterminate acquisition, unresolved phase, "
               "why a patient is unknown / non-informative)"),
 ])

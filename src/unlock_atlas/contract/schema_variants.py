@@ -9,7 +9,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from .fields import field_doc
-from .vocab import SAMPLE_TYPES
+from .vocab import SAMPLE_TYPES, TI_STATUSES
 from .vocab import VARIANT_KINDS as KINDS
 from .vocab import VARIANT_ORIGINS as ORIGINS
 from .vocab import VARIANT_STATUSES as STATUSES
@@ -52,6 +52,18 @@ SCHEMA = pa.schema([
     field_doc("origin", pa.string(), "variant origin from the normal/plasma/tissue rule (resistance-biology.md §4), "
               "the normal's power to see clonal haematopoiesis (ch_not_excluded: a plasma-only variant in a CH gene "
               "that the normal could not rule out) and artefact filters", nullable=False, allowed=ORIGINS),
+    field_doc("background_error", pa.float64(), "background error rate of this allele at this position: the "
+              "beta-binomial mean from the panel of normals and the matched normal, shrunk to the substitution "
+              "class prior (VCF INFO BG; docs/calling.md §3)", unit="fraction"),
+    field_doc("background_rho", pa.float64(), "background overdispersion: beta-binomial intra-class correlation "
+              "(VCF INFO BGRHO)"),
+    field_doc("ti_p_value", pa.float64(), "tumour-informed test of a KNOWN variant (somatic, FILTER PASS, called in "
+              "one of the patient's tumour samples) in this tumour sample: P(X >= alt_reads | beta-binomial "
+              "background of depth fragments); null when the variant is not known or for the normal (docs/calling.md "
+              "§3b)", unit="probability"),
+    field_doc("ti_status", pa.string(), "tumour-informed status: detected_tumour_informed (>= 1 alt fragment and "
+              "ti_p_value <= calling.ti_alpha, default 0.01), not_detected, not_covered (depth < 20); distinct from "
+              "the de-novo `status`; null when not tested", allowed=TI_STATUSES),
 ])
 
 SORT_KEYS = ["chrom", "pos", "ref", "alt", "sample_id"]

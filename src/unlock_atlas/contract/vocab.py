@@ -22,6 +22,10 @@ BEST_RESPONSES = ["CR", "PR", "SD", "PD", "NE"]
 
 #: Per-sample status of a variant (variants.status).
 VARIANT_STATUSES = ["called", "detected_below_threshold", "not_detected", "not_covered"]
+#: Tumour-informed status of a known somatic variant in a tumour sample (variants.ti_status; docs/calling.md §3b).
+TI_STATUSES = ["detected_tumour_informed", "not_detected", "not_covered"]
+#: Which variants the per-sample aggregated ctDNA test pooled (ctdna.ti_variant_set).
+TI_VARIANT_SETS = ["truncal", "known"]
 #: Variant origins (variants.origin; resistance-biology.md §4).
 VARIANT_ORIGINS = ["somatic", "germline", "chip", "ch_not_excluded", "artefact"]
 #: Sequence-variant kinds (variants.kind).

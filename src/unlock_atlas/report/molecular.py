@@ -54,6 +54,12 @@ def trajectories(data: ReportData) -> str:
         out.append(f'<p><b>Median molecular lead time: <span data-metric-extra="median_lead_time_days">'
                    f'{escape(fmt_value(lead[0], lead[2]))}</span></b> over {lead[1]} resistance alterations seen in '
                    "blood (progression day minus first blood detection; positive = blood showed it first).</p>")
+    lead_ti = data.summary_value("median_lead_time_tumour_informed_days")
+    if lead_ti and lead_ti[0] is not None:
+        out.append(f'<p><b>Median tumour-informed molecular lead time: <span data-metric-extra='
+                   f'"median_lead_time_tumour_informed_days">{escape(fmt_value(lead_ti[0], lead_ti[2]))}</span></b> '
+                   f"over {lead_ti[1]} resistance alterations (first blood sample in which the alteration was called OR "
+                   "detected by the tumour-informed test of a variant known from another sample of the patient).</p>")
     if note:
         return "".join(out) + na(note)
     rv = resistance_vaf(data)

@@ -49,7 +49,8 @@ class PatientPages:
                                          "tumour_fraction", "qc_status", "qc_reasons"], ["collection_day", "sample_type"])
         self.mechanisms = _by_patient(data.get("mechanisms"), ["class", "subclass", "gene", "alteration", "alteration_id",
                                                                "drug", "acquisition", "first_plasma_day",
-                                                               "lead_time_days", "citation", "note"])
+                                                               "lead_time_days", "first_plasma_day_tumour_informed",
+                                                               "lead_time_tumour_informed_days", "citation", "note"])
         self.alterations = _by_patient(data.get("alterations"), ["gene", "hgvsp_short", "kind", "acquisition",
                                                                  "seen_in_tissue", "seen_in_plasma", "first_detected_day",
                                                                  "resistance_relevance"],
@@ -229,9 +230,11 @@ class PatientPages:
             rows.append([f'<span class="pill {escape(r["class"])}">{escape(CLASS_NAMES.get(r["class"], r["class"]))}</span>',
                          escape(r["subclass"]), escape(mechanism_label(r)), escape(r["drug"]), escape(r["acquisition"] or ""),
                          num(r["first_plasma_day"]), num(r["lead_time_days"]),
+                         num(r["first_plasma_day_tumour_informed"]), num(r["lead_time_tumour_informed_days"]),
                          escape(r["citation"] or ""), escape(r["note"] or "")])
         return table(["class", "subclass", "alteration", "drug", "acquisition", "first blood day", "lead time (days)",
-                      "citation", "note"], rows, raw_html=True)
+                      "first blood day, tumour-informed", "lead time, tumour-informed (days)", "citation", "note"],
+                     rows, raw_html=True)
 
     def _trajectories(self, pid: str, p: pd.Series) -> str:
         v = self.variants.get(pid)
