@@ -113,7 +113,7 @@ def test_lint_is_clean(demo_run):
 
 
 def test_committed_config_is_the_demo(demo_run):
-    for name in ("config.yaml", "patients.tsv", "samples.tsv", "panel_extra.bed"):
+    for name in ("config.yaml", "patients.tsv", "samples.tsv", "treatments.tsv", "panel_extra.bed"):
         assert (REPO / "config" / name).read_text() == (demo_run / "config" / name).read_text(), name
 
 

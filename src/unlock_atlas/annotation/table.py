@@ -89,7 +89,7 @@ def annotate_variants_table(table_in: str | Path, table_out: str | Path, annotat
     keys = list(zip(df["chrom"].astype(str), df["pos"].astype(int), df["ref"].astype(str), df["alt"].astype(str)))
     for col in FILLED:
         df[col] = pd.array([filled[k][col] for k in keys], dtype="string")
-    if "allele_id" not in df.columns:      # a part from elsewhere (calls written before allele_id was a column)
+    if "allele_id" not in df.columns or df["allele_id"].isna().any():   # a part from elsewhere (imported calls)
         df["allele_id"] = allele_id(df)
     write_part(df, "variants", table_out)
     logger.info("%s: annotated %d alleles over %d rows", table_out, len(filled), len(df))

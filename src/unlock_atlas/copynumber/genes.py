@@ -32,8 +32,8 @@ Model (every statistical choice with its reason):
   formula over the log2 interval x the tumour-fraction interval (CN is monotone in each, so the
   corners of the rectangle bound it), not over the log2 interval alone. Tissue purity has no
   interval (samples.tsv).
-* **Model check.** No copy number can take the ratio below ``1 - tc`` (CN = 0). When the whole
-  95 % log2 interval lies below ``log2(1 - tc_high)`` (tc_high: the upper bound of the tumour
+* **Model check.** No copy number can take the ratio below ``1 - tc`` (CN = 0). When the gene's
+  log2 estimate lies below ``log2(1 - tc_high)`` (tc_high: the upper bound of the tumour
   fraction), the depth says something the estimated tumour fraction cannot explain — a
   systematic coverage offset of that gene (GC-extreme genes in cfDNA against sheared-DNA
   normals; measured: CDKN2A in the demo's copy-neutral plasmas, mean log2 -0.28) or a wrong
@@ -42,7 +42,13 @@ Model (every statistical choice with its reason):
   ``copy_number`` null, call at tc = 1 (as for unknown tumour content). The check applies to
   estimated tumour fractions (plasma, given with ``tc_interval``), where 1/tc is large (an
   offset of -0.28 log2 is CN 0 at tc 0.06 but CN 1.3, a loss, at purity 0.5); tissue purity
-  keeps its own call (a ratio below ``1 - purity`` then floors at CN 0).
+  keeps its own call (a ratio below ``1 - purity`` then floors at CN 0). The estimate, not the
+  whole interval, is tested: a homozygous deletion read through the tumour fraction predicts a
+  ratio at or above ``1 - tc_high``, so an estimate below it is better explained by an offset
+  than by any copy number (with the whole-interval rule, a tighter gene s.e. -- e.g. one more
+  normal in the reference -- turned the demo's CDKN2A offset into deep deletions in 3 of 21
+  copy-neutral plasmas). A true deletion seen through such an offset is then not called in
+  plasma (it is in tissue); the row says so (``tumour_content_source`` ``none``).
 * **Calls** on the tumour copy number, in log2 space (thresholds converted with tc):
   ``amplification`` CN ≥ 5 (≥ 2.5x the diploid level; the MET "intermediate/high" gene-copy-number
   range of >= 5 copies, Noonan et al. J Thorac Oncol 2016;11:1293, and the amplitude at which panel
@@ -118,10 +124,10 @@ def copy_number_interval(log2_lo: float, log2_hi: float, tc_lo: float, tc_hi: fl
     return min(corners), max(corners)
 
 
-def below_any_copy_number(log2_hi: float, tc_hi: float) -> bool:
-    """True when even the upper bound of the log2 interval lies below the ratio of CN = 0 at the
-    highest plausible tumour content, ``log2(1 - tc_hi)`` (module docstring, model check)."""
-    return tc_hi < 1 and log2_hi < math.log2(1 - tc_hi)
+def below_any_copy_number(log2: float, tc_hi: float) -> bool:
+    """True when the gene's log2 estimate lies below the ratio of CN = 0 at the highest plausible
+    tumour content, ``log2(1 - tc_hi)`` (module docstring, model check)."""
+    return tc_hi < 1 and log2 < math.log2(1 - tc_hi)
 
 
 def call_gene(log2: float, se: float, tc: float) -> tuple[str, float]:
@@ -195,7 +201,7 @@ def gene_table(targets: pd.DataFrame, tumour_content: float | None, sample_type:
         lo, hi = est - Z_CI * se, est + Z_CI * se
         tc_row: float | None = None if normal else tumour_content
         t_lo, t_hi = tc_interval if tc_interval is not None and tc_row is not None else (tc_call, tc_call)
-        if tc_row is not None and tc_interval is not None and below_any_copy_number(hi, t_hi):
+        if tc_row is not None and tc_interval is not None and below_any_copy_number(est, t_hi):
             tc_row = None   # the model check failed: interpret as unknown tumour content
         t = 1.0 if tc_row is None else tc_call
         call, conf = call_gene(est, se, t)
